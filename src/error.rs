@@ -1,0 +1,385 @@
+//! One error type for the whole core, grouped by where the trouble came from.
+//!
+//! Every error maps onto one of the proxy's error codes (SPEC.md §3) through [`Error::code`], so
+//! the Worker and the npm module never have to guess how to present it.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+use crate::Platform;
+
+/// The error codes of the proxy's HTTP interface (SPEC.md §3), shared by the npm module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    InvalidRequest,
+    Unauthorized,
+    ForbiddenOrigin,
+    NotFound,
+    RateLimited,
+    UpstreamAuth,
+    UpstreamError,
+    UpstreamUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::ForbiddenOrigin => "forbidden_origin",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::UpstreamAuth => "upstream_auth",
+            ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::UpstreamUnavailable => "upstream_unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status the proxy answers with.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::ForbiddenOrigin => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::UpstreamAuth | ErrorCode::UpstreamError => 502,
+            ErrorCode::UpstreamUnavailable => 504,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// An upstream body that is not the JSON shape its documentation describes.
+    Parse(ParseError),
+    /// A well-formed upstream record holding a value we cannot represent faithfully.
+    InvalidValue(InvalidValue),
+    /// The upstream answered with an error of its own.
+    Upstream(UpstreamError),
+    /// The caller asked for something that cannot be served (a bad date, limit, cursor, ...).
+    Request(RequestError),
+    /// Signing a Lingxing request failed.
+    Sign(SignError),
+    /// A protocol driver gave up (retries exhausted, answers out of order).
+    Protocol(ProtocolError),
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Parse(_) | Error::InvalidValue(_) => ErrorCode::UpstreamError,
+            Error::Upstream(e) => e.class.code(),
+            Error::Request(_) => ErrorCode::InvalidRequest,
+            Error::Sign(_) => ErrorCode::InvalidRequest,
+            Error::Protocol(e) => e.code(),
+        }
+    }
+
+    /// The upstream's own error, when there is one, for the `upstream` member of error bodies.
+    pub fn upstream(&self) -> Option<&UpstreamError> {
+        match self {
+            Error::Upstream(e) => Some(e),
+            Error::Protocol(ProtocolError::RetriesExhausted { last, .. }) => last.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid_request(parameter: &'static str, reason: impl Into<String>) -> Self {
+        Error::Request(RequestError {
+            parameter,
+            reason: reason.into(),
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Parse(e) => e.fmt(f),
+            Error::InvalidValue(e) => e.fmt(f),
+            Error::Upstream(e) => e.fmt(f),
+            Error::Request(e) => e.fmt(f),
+            Error::Sign(e) => e.fmt(f),
+            Error::Protocol(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// An upstream body that could not be read as the documented shape. Keeps the raw body, as
+/// oauth2-rs does, so a caller can log what the upstream actually said.
+#[derive(Clone, PartialEq)]
+pub struct ParseError {
+    pub platform: Platform,
+    /// What was wrong and where: `data.list[3].created_at: invalid type: ...`.
+    pub message: String,
+    /// Byte offset in the body where parsing stopped, when known.
+    pub offset: Option<usize>,
+    pub body: String,
+}
+
+impl fmt::Debug for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParseError")
+            .field("platform", &self.platform)
+            .field("message", &self.message)
+            .field("offset", &self.offset)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} response could not be read: {}",
+            self.platform, self.message
+        )?;
+        if let Some(offset) = self.offset {
+            write!(f, " (at byte {offset})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A value in an otherwise well-formed record that cannot be normalized faithfully.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidValue {
+    pub platform: Platform,
+    /// Which record: its position in the upstream's list (0-based), when it has one.
+    pub record: Option<usize>,
+    /// The record's own id, when it was readable.
+    pub record_id: Option<String>,
+    /// The upstream field, as the seed documents name it.
+    pub field: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for InvalidValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} record", self.platform)?;
+        if let Some(i) = self.record {
+            write!(f, " #{i}")?;
+        }
+        if let Some(id) = &self.record_id {
+            write!(f, " ({id})")?;
+        }
+        write!(
+            f,
+            ": field `{}` = {:?}: {}",
+            self.field, self.value, self.reason
+        )
+    }
+}
+
+/// How an upstream error should be treated; decides retries and the proxy's error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpstreamClass {
+    /// The access token is invalid or expired: refresh it once, retry once.
+    TokenRejected,
+    /// The refresh token is spent or expired: fetch a fresh token.
+    RefreshTokenRejected,
+    /// Credentials, permissions or IP whitelist: no retry will help.
+    Auth,
+    /// Throttled; retry after backing off.
+    RateLimited,
+    /// A quota that resets only later (WeChat's daily quota).
+    QuotaExhausted,
+    /// The Lingxing signature is older than its two minutes: sign again, retry.
+    SignatureExpired,
+    /// The upstream says our parameters are wrong.
+    InvalidParameter,
+    /// System busy, 5xx: retry after backing off.
+    Transient,
+    /// Anything else: surfaced as it is.
+    Other,
+}
+
+impl UpstreamClass {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            UpstreamClass::TokenRejected
+            | UpstreamClass::RefreshTokenRejected
+            | UpstreamClass::Auth => ErrorCode::UpstreamAuth,
+            UpstreamClass::RateLimited | UpstreamClass::QuotaExhausted => ErrorCode::RateLimited,
+            UpstreamClass::InvalidParameter => ErrorCode::InvalidRequest,
+            UpstreamClass::Transient => ErrorCode::UpstreamUnavailable,
+            UpstreamClass::SignatureExpired | UpstreamClass::Other => ErrorCode::UpstreamError,
+        }
+    }
+
+    /// Whether waiting and sending the same call again may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            UpstreamClass::RateLimited | UpstreamClass::Transient | UpstreamClass::SignatureExpired
+        )
+    }
+}
+
+/// An error the upstream reported, with its own code and message kept as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamError {
+    pub platform: Platform,
+    /// The upstream's code as text (`"42001"`, `"2001003"`, `"HTTP 503"`).
+    pub code: String,
+    pub message: String,
+    pub class: UpstreamClass,
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} answered error {}: {}",
+            self.platform, self.code, self.message
+        )
+    }
+}
+
+/// A request the core refuses, naming the parameter and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestError {
+    pub parameter: &'static str,
+    pub reason: String,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "parameter `{}`: {}", self.parameter, self.reason)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SignError {
+    /// AES-128 needs a 16-byte key; Lingxing uses the appId as that key.
+    AppIdLength { len: usize },
+    /// A parameter value that has no place in a signed string (a non-finite number, ...).
+    UnsignableValue { key: String },
+}
+
+impl fmt::Display for SignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignError::AppIdLength { len } => write!(
+                f,
+                "Lingxing appId must be exactly 16 bytes (it is the AES-128 key of the sign), got {len}"
+            ),
+            SignError::UnsignableValue { key } => write!(f, "parameter `{key}` has a value that cannot be signed"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// Gave up after this many attempts; `last` is the final upstream answer, if it was one.
+    RetriesExhausted {
+        attempts: u32,
+        last: Option<Box<UpstreamError>>,
+        transport: Option<String>,
+    },
+    /// A token endpoint answered something that is not a token.
+    BadTokenResponse { platform: Platform, message: String },
+    /// The driver fed an answer the state machine was not waiting for.
+    UnexpectedResponse,
+    /// The token was refused again right after a refresh.
+    AuthFailedAfterRefresh(Box<UpstreamError>),
+}
+
+impl ProtocolError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            ProtocolError::RetriesExhausted {
+                last: Some(last), ..
+            } => match last.class.code() {
+                ErrorCode::RateLimited => ErrorCode::RateLimited,
+                ErrorCode::UpstreamUnavailable => ErrorCode::UpstreamUnavailable,
+                other => other,
+            },
+            ProtocolError::RetriesExhausted { last: None, .. } => ErrorCode::UpstreamUnavailable,
+            ProtocolError::BadTokenResponse { .. } | ProtocolError::AuthFailedAfterRefresh(_) => {
+                ErrorCode::UpstreamAuth
+            }
+            ProtocolError::UnexpectedResponse => ErrorCode::Internal,
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::RetriesExhausted {
+                attempts,
+                last,
+                transport,
+            } => {
+                write!(f, "gave up after {attempts} attempts")?;
+                if let Some(last) = last {
+                    write!(f, "; last answer: {last}")?;
+                }
+                if let Some(t) = transport {
+                    write!(f, "; last transport error: {t}")?;
+                }
+                Ok(())
+            }
+            ProtocolError::BadTokenResponse { platform, message } => {
+                write!(
+                    f,
+                    "{platform} token endpoint answered no usable token: {message}"
+                )
+            }
+            ProtocolError::UnexpectedResponse => {
+                f.write_str("a response arrived that no request was waiting for")
+            }
+            ProtocolError::AuthFailedAfterRefresh(e) => {
+                write!(f, "token refused again after a refresh: {e}")
+            }
+        }
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::Parse(e)
+    }
+}
+impl From<InvalidValue> for Error {
+    fn from(e: InvalidValue) -> Self {
+        Error::InvalidValue(e)
+    }
+}
+impl From<UpstreamError> for Error {
+    fn from(e: UpstreamError) -> Self {
+        Error::Upstream(e)
+    }
+}
+impl From<SignError> for Error {
+    fn from(e: SignError) -> Self {
+        Error::Sign(e)
+    }
+}
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        Error::Request(e)
+    }
+}

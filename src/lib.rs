@@ -1,0 +1,84 @@
+//! `aftersale`: one normalized view of after-sales (refunds, returns, exchanges) across WeChat
+//! Mini Program shops, the WeChat Mini Store, Xiaoe-tech and Lingxing ERP.
+//!
+//! The crate is sans-IO: it builds and signs upstream requests, decides pagination, pacing,
+//! retries and token refresh, and normalizes responses. It never opens a socket or reads a clock;
+//! time comes in as an argument. `#![no_std]` + `alloc`, so it runs the same natively, in a
+//! Cloudflare Worker and in the browser.
+//!
+//! ```
+//! use aftersale::{normalize, Platform};
+//! let body = r#"{"code":0,"msg":"ok","data":{"list":[],"row_count":0}}"#;
+//! let records: Vec<aftersale::AfterSale> = normalize(Platform::Xiaoe, body)?;
+//! assert!(records.is_empty());
+//! # Ok::<(), aftersale::Error>(())
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod error;
+pub mod lingxing;
+pub mod model;
+pub mod money;
+mod normalize;
+pub mod time;
+pub mod wechat;
+mod wire;
+pub mod xiaoe;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub use error::{Error, ErrorCode};
+pub use model::{AfterSale, Kind, Order, OrderStatus, Platform, Status};
+pub use money::{Currency, Money};
+pub use normalize::{NormalizeOptions, Page};
+pub use time::{Date, Timestamp};
+
+/// Normalizes an upstream list body into after-sales (SPEC.md §6).
+///
+/// `wechat_store` answers with an order, not after-sales: use [`normalize_order`] for it.
+pub fn normalize(platform: Platform, body: &str) -> Result<Vec<AfterSale<'_>>, Error> {
+    normalize_page(platform, body, NormalizeOptions::default()).map(|p| p.records)
+}
+
+/// Normalizes one upstream page, with the upstream's total where it gives one.
+pub fn normalize_page(
+    platform: Platform,
+    body: &str,
+    options: NormalizeOptions,
+) -> Result<Page<'_>, Error> {
+    match platform {
+        Platform::WechatShop => wechat::shop::parse_page(body, options),
+        Platform::Xiaoe => xiaoe::parse_page(body, options),
+        Platform::Lingxing => lingxing::parse_page(body, options),
+        Platform::WechatStore => Err(Error::invalid_request(
+            "platform",
+            "wechat_store answers with an order and its after-sale ids, not after-sales: normalize it as an order",
+        )),
+    }
+}
+
+/// Normalizes a WeChat Mini Store order-details body (`/product/order/get`).
+pub fn normalize_order(body: &str, options: NormalizeOptions) -> Result<Order<'_>, Error> {
+    wechat::store::parse_order(body, options)
+}
+
+/// Normalizes a list body straight into the JSON array of SPEC.md §2: the fast path for the
+/// Worker and the npm module, which hand text across their boundaries.
+pub fn normalize_json(
+    platform: Platform,
+    body: &str,
+    options: NormalizeOptions,
+) -> Result<String, Error> {
+    let page = normalize_page(platform, body, options)?;
+    serde_json::to_string(&page.records).map_err(|_| internal_serialization())
+}
+
+fn internal_serialization() -> Error {
+    Error::Protocol(error::ProtocolError::UnexpectedResponse)
+}

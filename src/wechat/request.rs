@@ -1,0 +1,1 @@
+//! Request building: see the core-protocol issue.
