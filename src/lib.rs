@@ -20,12 +20,22 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod account;
+pub mod call;
+pub mod cursor;
+mod envelope;
 pub mod error;
+pub mod http;
 pub mod lingxing;
 pub mod model;
 pub mod money;
 mod normalize;
+pub mod pacing;
+pub mod paginate;
+pub mod query;
+pub mod retry;
 pub mod time;
+pub mod token;
 pub mod wechat;
 mod wire;
 pub mod xiaoe;

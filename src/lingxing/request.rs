@@ -1,1 +1,108 @@
-//! Request building: see the core-protocol issue.
+//! Lingxing requests: token, refresh, and the signed after-sale list.
+
+use alloc::string::{String, ToString};
+
+use serde_json::{Map, Value};
+
+use crate::account::Secret;
+use crate::http::{self, Method, Request};
+use crate::model::Kind;
+use crate::query::DateField;
+use crate::time::Date;
+use crate::Error;
+
+fn form_post(url: String, fields: &[(&str, &str)]) -> Request {
+    Request {
+        method: Method::Post,
+        url,
+        headers: alloc::vec![("content-type", String::from("application/x-www-form-urlencoded"))],
+        body: http::form_body(fields),
+    }
+}
+
+/// `POST /api/auth-server/oauth/access-token` with form fields `appId`, `appSecret`.
+pub fn token_request(base_url: &str, app_id: &str, app_secret: &Secret) -> Request {
+    let url = http::url_with_query(base_url, "/api/auth-server/oauth/access-token", &[]);
+    form_post(url, &[("appId", app_id), ("appSecret", app_secret.expose())])
+}
+
+/// `POST /api/auth-server/oauth/refresh` with `appId`, `refreshToken` (single-use).
+pub fn refresh_request(base_url: &str, app_id: &str, refresh_token: &str) -> Request {
+    let url = http::url_with_query(base_url, "/api/auth-server/oauth/refresh", &[]);
+    form_post(url, &[("appId", app_id), ("refreshToken", refresh_token)])
+}
+
+/// The public client's cap on `length` (UPSTREAMS.md); the documented default is 1000.
+pub const MAX_PAGE_LENGTH: u32 = 5000;
+pub const LIST_PATH: &str = "/erp/sc/routing/amzod/order/afterSaleList";
+
+/// One page of `POST /erp/sc/routing/amzod/order/afterSaleList`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LingxingAfterSaleList {
+    /// Half-open `[start_date, end_date)`, as Lingxing takes it.
+    pub from: Date,
+    pub to: Date,
+    pub date_field: DateField,
+    pub offset: u64,
+    pub length: u32,
+    pub kind: Option<Kind>,
+    pub amazon_order_id: Option<String>,
+}
+
+impl LingxingAfterSaleList {
+    /// The JSON body's parameters.
+    pub fn body(&self) -> Map<String, Value> {
+        let mut body = Map::new();
+        body.insert("start_date".into(), self.from.to_string().into());
+        body.insert("end_date".into(), self.to.to_string().into());
+        // 1: after-sale time (deal_time), 3: update time. Refund date is refused in ListQuery.
+        let date_type = match self.date_field {
+            DateField::Created | DateField::Refunded => 1,
+            DateField::Updated => 3,
+        };
+        body.insert("date_type".into(), date_type.into());
+        body.insert("offset".into(), self.offset.into());
+        body.insert("length".into(), self.length.into());
+        if let Some(kind) = self.kind {
+            let after_type = match kind {
+                Kind::Refund => "1",
+                Kind::ReturnRefund => "2",
+                Kind::Exchange => "3",
+            };
+            body.insert("after_type".into(), after_type.into());
+        }
+        if let Some(id) = &self.amazon_order_id {
+            body.insert("amazon_order_id_list".into(), Value::Array(alloc::vec![id.as_str().into()]));
+        }
+        body
+    }
+
+    /// The signed request: the query carries `access_token`, `app_key`, `timestamp`, `sign`.
+    pub fn to_request(&self, base_url: &str, app_id: &str, access_token: &str, now_unix_s: u64) -> Result<Request, Error> {
+        signed_post(base_url, LIST_PATH, self.body(), app_id, access_token, now_unix_s)
+    }
+}
+
+/// Signs `body` together with the common query parameters and builds the POST.
+pub fn signed_post(
+    base_url: &str,
+    path: &str,
+    body: Map<String, Value>,
+    app_id: &str,
+    access_token: &str,
+    now_unix_s: u64,
+) -> Result<Request, Error> {
+    let timestamp = now_unix_s.to_string();
+    let mut signed = body.clone();
+    signed.insert("access_token".into(), access_token.into());
+    signed.insert("app_key".into(), app_id.into());
+    signed.insert("timestamp".into(), timestamp.as_str().into());
+    let sign = super::sign(&signed, app_id)?;
+    let url = http::url_with_query(
+        base_url,
+        path,
+        &[("access_token", access_token), ("app_key", app_id), ("timestamp", &timestamp), ("sign", &sign)],
+    );
+    let body = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
+    Ok(http::json_post(url, body))
+}

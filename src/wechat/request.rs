@@ -1,1 +1,81 @@
-//! Request building: see the core-protocol issue.
+//! WeChat requests: the (stable or classic) access token, after-sales of an order, order details.
+
+use alloc::string::String;
+
+use serde_json::{Map, Value};
+
+use crate::account::Secret;
+use crate::http::{self, Method, Request};
+
+/// `POST /cgi-bin/stable_token`: the token shared by every caller of the appid; fetching it does
+/// not invalidate the previous one (unless `force_refresh`).
+pub fn stable_token_request(base_url: &str, appid: &str, secret: &Secret, force_refresh: bool) -> Request {
+    let mut body = Map::new();
+    body.insert("grant_type".into(), "client_credential".into());
+    body.insert("appid".into(), appid.into());
+    body.insert("secret".into(), secret.expose().into());
+    body.insert("force_refresh".into(), force_refresh.into());
+    let url = http::url_with_query(base_url, "/cgi-bin/stable_token", &[]);
+    http::json_post(url, serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
+}
+
+/// `GET /cgi-bin/token`: the classic token. Fetching it invalidates the previous one, which is
+/// why one Durable Object owns it for every isolate.
+pub fn classic_token_request(base_url: &str, appid: &str, secret: &Secret) -> Request {
+    let url = http::url_with_query(
+        base_url,
+        "/cgi-bin/token",
+        &[("grant_type", "client_credential"), ("appid", appid), ("secret", secret.expose())],
+    );
+    Request { method: Method::Get, url, headers: alloc::vec![], body: alloc::vec![] }
+}
+
+/// Ids are numbers in WeChat's examples; send digits as a number, anything else as a string.
+fn id_value(id: &str) -> Value {
+    match id.parse::<u64>() {
+        Ok(n) if !id.starts_with('0') || id == "0" => Value::from(n),
+        _ => Value::from(id),
+    }
+}
+
+/// Which order an after-sale lookup names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderRef {
+    OrderId(String),
+    OutOrderId(String),
+}
+
+/// `POST /shop/aftersale/get` (seed 000): after-sales of one order of one buyer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WechatShopAfterSales {
+    pub order: OrderRef,
+    pub openid: String,
+}
+
+impl WechatShopAfterSales {
+    pub fn to_request(&self, base_url: &str, access_token: &str) -> Request {
+        let mut body = Map::new();
+        match &self.order {
+            OrderRef::OrderId(id) => body.insert("order_id".into(), id_value(id)),
+            OrderRef::OutOrderId(id) => body.insert("out_order_id".into(), id.as_str().into()),
+        };
+        body.insert("openid".into(), self.openid.as_str().into());
+        let url = http::url_with_query(base_url, "/shop/aftersale/get", &[("access_token", access_token)]);
+        http::json_post(url, serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
+    }
+}
+
+/// `POST /product/order/get` (seed 002): one Mini Store order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WechatStoreOrderGet {
+    pub order_id: String,
+}
+
+impl WechatStoreOrderGet {
+    pub fn to_request(&self, base_url: &str, access_token: &str) -> Request {
+        let mut body = Map::new();
+        body.insert("order_id".into(), id_value(&self.order_id));
+        let url = http::url_with_query(base_url, "/product/order/get", &[("access_token", access_token)]);
+        http::json_post(url, serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
+    }
+}

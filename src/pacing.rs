@@ -1,0 +1,113 @@
+//! Pacing calls to an upstream's rate limit, so the upstream never has to throttle us.
+
+use alloc::collections::VecDeque;
+
+/// An upstream's documented limit on data calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateLimit {
+    /// At most `limit` calls in any `window_ms` (Xiaoe: 300 a minute).
+    Window { limit: u32, window_ms: u64 },
+    /// One call in flight at a time (Lingxing's token bucket of capacity 1 per appId and URL).
+    Serial,
+    Unlimited,
+}
+
+impl RateLimit {
+    pub const XIAOE: RateLimit = RateLimit::Window { limit: 300, window_ms: 60_000 };
+    pub const LINGXING: RateLimit = RateLimit::Serial;
+    /// WeChat's per-API minute limits vary by API and account; stay well under the usual ones.
+    pub const WECHAT: RateLimit = RateLimit::Window { limit: 1000, window_ms: 60_000 };
+}
+
+/// Whether a call may go now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pace {
+    Go,
+    WaitUntil(u64),
+    /// Serial: wait until the call in flight completes.
+    WaitForRelease,
+}
+
+/// Tracks sends against a [`RateLimit`]. A sliding window that remembers each send's time is
+/// exact: it lets a burst go at once and then waits precisely as long as the limit requires.
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    limit: RateLimit,
+    sent: VecDeque<u64>,
+    in_flight: u32,
+    blocked_until: u64,
+}
+
+impl Pacer {
+    pub fn new(limit: RateLimit) -> Pacer {
+        Pacer { limit, sent: VecDeque::new(), in_flight: 0, blocked_until: 0 }
+    }
+
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    /// Takes a slot if one is free. Every `Go` must be matched by one [`Pacer::release`].
+    pub fn try_acquire(&mut self, now_ms: u64) -> Pace {
+        if now_ms < self.blocked_until {
+            return Pace::WaitUntil(self.blocked_until);
+        }
+        match self.limit {
+            RateLimit::Unlimited => {}
+            RateLimit::Serial => {
+                if self.in_flight > 0 {
+                    return Pace::WaitForRelease;
+                }
+            }
+            RateLimit::Window { limit, window_ms } => {
+                while self.sent.front().is_some_and(|&t| t + window_ms <= now_ms) {
+                    self.sent.pop_front();
+                }
+                if self.sent.len() >= limit as usize {
+                    return Pace::WaitUntil(self.sent.front().copied().unwrap_or(now_ms) + window_ms);
+                }
+                self.sent.push_back(now_ms);
+            }
+        }
+        self.in_flight += 1;
+        Pace::Go
+    }
+
+    pub fn release(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
+    /// The upstream throttled us anyway: nobody sends before `until_ms`.
+    pub fn block_until(&mut self, until_ms: u64) {
+        self.blocked_until = self.blocked_until.max(until_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_allows_burst_then_waits_exactly() {
+        let mut p = Pacer::new(RateLimit::Window { limit: 3, window_ms: 1000 });
+        for _ in 0..3 {
+            assert_eq!(p.try_acquire(10), Pace::Go);
+            p.release();
+        }
+        assert_eq!(p.try_acquire(500), Pace::WaitUntil(1010));
+        assert_eq!(p.try_acquire(1010), Pace::Go);
+    }
+
+    #[test]
+    fn serial_allows_one_in_flight() {
+        let mut p = Pacer::new(RateLimit::Serial);
+        assert_eq!(p.try_acquire(0), Pace::Go);
+        assert_eq!(p.try_acquire(0), Pace::WaitForRelease);
+        p.release();
+        assert_eq!(p.try_acquire(0), Pace::Go);
+    }
+}

@@ -1,0 +1,280 @@
+//! Pagination as a poll loop over one [`ListQuery`]: which upstream page to ask for next, and what
+//! a page's answer means — records delivered once, windows advanced, a changing total handled.
+//!
+//! Upstreams page by offset (Lingxing) or page number (Xiaoe) over a list sorted by the queried
+//! date, newest first. Between two pages the list can change:
+//! - it grows (a new after-sale sorts to the front): the next page repeats records already seen,
+//!   which are dropped by id; the new ones are fetched by a catch-up pass over the front;
+//! - it shrinks (records leave the range): the position steps back by the shrinkage, so nothing
+//!   slides past unseen, and the repeats are again dropped by id.
+//! The page state fits in a cursor (ids of the last page as 64-bit hashes); an export keeps every
+//! id it has seen.
+
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
+use crate::call::CallSpec;
+use crate::lingxing::request::LingxingAfterSaleList;
+use crate::model::{AfterSale, Platform};
+use crate::normalize::Page;
+use crate::query::ListQuery;
+use crate::time::Date;
+use crate::xiaoe::request::{XiaoeAfterSaleList, MAX_WINDOW_DAYS};
+
+/// Page size of exports, which follow every page server-side.
+pub const EXPORT_PAGE_SIZE_XIAOE: u32 = crate::xiaoe::request::MAX_PAGE_SIZE;
+pub const EXPORT_PAGE_SIZE_LINGXING: u32 = 1000;
+
+/// Where a pagination stands; small enough to travel in a cursor.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PagerState {
+    /// Index into the query's date windows.
+    pub window: u32,
+    /// Upstream records of this window already covered.
+    pub offset: u64,
+    /// The window's total as last reported.
+    pub known_total: Option<u64>,
+    /// Records the window gained since its first page: that many at the front are unseen.
+    pub grown: u64,
+    /// In the catch-up pass over the window's front: records still to cover.
+    pub catch_up: Option<u64>,
+    /// Hashes of the ids delivered by the last page, to drop repeats at a page boundary.
+    pub recent: Vec<u64>,
+    pub done: bool,
+}
+
+/// A pagination over one query.
+#[derive(Debug, Clone)]
+pub struct Pager {
+    query: ListQuery,
+    page_size: u32,
+    windows: Vec<(Date, Date)>,
+    state: PagerState,
+    /// Exports remember every id, so no repeat gets through however the list moves.
+    seen: Option<BTreeSet<u64>>,
+    /// Sum of finished windows' totals, and whether each was known.
+    finished_total: Option<u64>,
+}
+
+/// The query's `[from, to)` split into the upstream's longest windows, newest first (the order
+/// the upstreams sort in).
+fn windows(query: &ListQuery) -> Vec<(Date, Date)> {
+    match query.platform {
+        Platform::Xiaoe => {
+            let mut out = Vec::new();
+            let mut end = query.to;
+            while end > query.from {
+                let start = end.add_days(-MAX_WINDOW_DAYS).max(query.from);
+                out.push((start, end));
+                end = start;
+            }
+            out
+        }
+        _ => alloc::vec![(query.from, query.to)],
+    }
+}
+
+/// FNV-1a: a stable 64-bit hash of an id, the same on every platform and build.
+pub fn id_hash(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn record_hash(record: &AfterSale<'_>) -> u64 {
+    // The platform is fixed per query, so the upstream key alone identifies a record.
+    id_hash(&record.aftersale_id)
+}
+
+impl Pager {
+    /// A pagination serving one page per call, its page size the caller's `limit`.
+    pub fn new(query: ListQuery) -> Pager {
+        let page_size = query.limit;
+        Pager::build(query, page_size, PagerState::default(), None)
+    }
+
+    /// Resumes from a cursor's state.
+    pub fn resume(query: ListQuery, state: PagerState) -> Pager {
+        let page_size = query.limit;
+        Pager::build(query, page_size, state, None)
+    }
+
+    /// A pagination that follows every page with the upstream's largest page and remembers every id.
+    pub fn for_export(query: ListQuery) -> Pager {
+        let page_size = match query.platform {
+            Platform::Lingxing => EXPORT_PAGE_SIZE_LINGXING,
+            _ => EXPORT_PAGE_SIZE_XIAOE,
+        };
+        Pager::build(query, page_size, PagerState::default(), Some(BTreeSet::new()))
+    }
+
+    fn build(query: ListQuery, page_size: u32, state: PagerState, seen: Option<BTreeSet<u64>>) -> Pager {
+        let windows = windows(&query);
+        let mut pager = Pager { query, page_size, windows, state, seen, finished_total: Some(0) };
+        if pager.state.window as usize >= pager.windows.len() {
+            pager.state.done = true;
+        }
+        pager
+    }
+
+    pub fn query(&self) -> &ListQuery {
+        &self.query
+    }
+
+    pub fn state(&self) -> &PagerState {
+        &self.state
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state.done
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// The number of records the whole query yields, when the upstream's count says so exactly:
+    /// one window, no local filters, one record per upstream record (not Lingxing's lines).
+    pub fn total(&self) -> Option<u64> {
+        if self.windows.len() != 1 || self.query.has_local_filters() || self.query.platform == Platform::Lingxing {
+            return None;
+        }
+        self.state.known_total
+    }
+
+    /// The upstream call for the next page, or `None` when the query is exhausted.
+    pub fn next_call(&self) -> Option<CallSpec> {
+        if self.state.done {
+            return None;
+        }
+        let (from, to) = self.windows[self.state.window as usize];
+        let offset = if self.state.catch_up.is_some() { self.catch_up_offset() } else { self.state.offset };
+        let q = &self.query;
+        Some(match q.platform {
+            Platform::Xiaoe => CallSpec::XiaoeList(XiaoeAfterSaleList {
+                from,
+                to,
+                date_field: q.date_field,
+                page_index: offset / u64::from(self.page_size) + 1,
+                page_size: self.page_size,
+                order_id: q.order_id.clone(),
+            }),
+            Platform::Lingxing => CallSpec::LingxingList(LingxingAfterSaleList {
+                from,
+                to,
+                date_field: q.date_field,
+                offset,
+                length: self.page_size,
+                kind: q.kind,
+                amazon_order_id: q.order_id.clone(),
+            }),
+            Platform::WechatShop | Platform::WechatStore => return None,
+        })
+    }
+
+    /// The catch-up pass reads the window's front from 0 up to what it grew by.
+    fn catch_up_offset(&self) -> u64 {
+        let remaining = self.state.catch_up.unwrap_or(0);
+        self.state.grown.saturating_sub(remaining)
+    }
+
+    /// Records of the page's answer that the caller has not had yet and that match its filters.
+    pub fn handle_page<'a>(&mut self, page: Page<'a>) -> Vec<AfterSale<'a>> {
+        if self.state.done {
+            return Vec::new();
+        }
+        let requested_offset = if self.state.catch_up.is_some() { self.catch_up_offset() } else { self.state.offset };
+        let n = page.upstream_count as u64;
+        let catching_up = self.state.catch_up.is_some();
+
+        if !catching_up {
+            if let (Some(old), Some(new)) = (self.state.known_total, page.total) {
+                if new < old && self.state.offset > 0 {
+                    // Records left the range before our position: step back so none slides past.
+                    self.state.offset = self.state.offset.saturating_sub(old - new);
+                    self.state.known_total = Some(new);
+                    return Vec::new();
+                }
+                if new > old {
+                    self.state.grown += new - old;
+                }
+            }
+            if page.total.is_some() {
+                self.state.known_total = page.total;
+            }
+        }
+
+        // Page-numbered upstreams answer whole pages: skip what lies before the offset.
+        let skip = match self.query.platform {
+            Platform::Xiaoe => (requested_offset % u64::from(self.page_size)) as usize,
+            _ => 0,
+        };
+        let mut fresh = Vec::with_capacity(page.records.len());
+        let mut page_hashes = Vec::with_capacity(page.records.len());
+        for (i, record) in page.records.into_iter().enumerate() {
+            if i < skip && self.query.platform == Platform::Xiaoe {
+                continue;
+            }
+            let h = record_hash(&record);
+            page_hashes.push(h);
+            let repeat = self.state.recent.contains(&h) || self.seen.as_ref().is_some_and(|s| s.contains(&h));
+            if repeat {
+                continue;
+            }
+            if let Some(seen) = self.seen.as_mut() {
+                seen.insert(h);
+            }
+            if self.query.matches(&record) {
+                fresh.push(record);
+            }
+        }
+        let covered = n.saturating_sub(skip as u64);
+        // Keep the last page's ids, and on catch-up also the ones before, to drop repeats.
+        if catching_up {
+            self.state.recent.extend(page_hashes);
+        } else {
+            self.state.recent = page_hashes;
+        }
+
+        if let Some(remaining) = self.state.catch_up {
+            let left = remaining.saturating_sub(covered);
+            if left == 0 || n < u64::from(self.page_size) {
+                self.next_window();
+            } else {
+                self.state.catch_up = Some(left);
+            }
+            return fresh;
+        }
+
+        self.state.offset += covered;
+        let short_page = n < u64::from(self.page_size);
+        let past_total = self.state.known_total.is_some_and(|t| self.state.offset >= t);
+        if short_page || past_total || n == 0 {
+            if self.state.grown > 0 {
+                self.state.catch_up = Some(self.state.grown);
+            } else {
+                self.next_window();
+            }
+        }
+        fresh
+    }
+
+    fn next_window(&mut self) {
+        self.finished_total = match (self.finished_total, self.state.known_total) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        self.state.window += 1;
+        self.state.offset = 0;
+        self.state.known_total = None;
+        self.state.grown = 0;
+        self.state.catch_up = None;
+        self.state.recent.clear();
+        if self.state.window as usize >= self.windows.len() {
+            self.state.done = true;
+        }
+    }
+}
