@@ -35,10 +35,20 @@ impl fmt::Display for Secret {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credentials {
     /// Both WeChat platforms share one appid and one access token.
-    Wechat { appid: String, secret: Secret },
-    Xiaoe { app_id: String, client_id: Secret, secret_key: Secret },
+    Wechat {
+        appid: String,
+        secret: Secret,
+    },
+    Xiaoe {
+        app_id: String,
+        client_id: Secret,
+        secret_key: Secret,
+    },
     /// `app_id` is also the AES key of the sign, so it must be 16 bytes.
-    Lingxing { app_id: String, app_secret: Secret },
+    Lingxing {
+        app_id: String,
+        app_secret: Secret,
+    },
 }
 
 pub const WECHAT_BASE_URL: &str = "https://api.weixin.qq.com";

@@ -92,7 +92,9 @@ impl AccountState {
 #[derive(Debug)]
 pub enum CallAction {
     Send(Request),
-    Wait { until_ms: u64 },
+    Wait {
+        until_ms: u64,
+    },
     /// The successful upstream answer (its body still to be normalized), or why it failed.
     Done(Result<Response, Error>),
 }
@@ -196,7 +198,13 @@ impl UpstreamCall {
 
     /// The answer to the last [`CallAction::Send`], or the transport error that replaced it.
     /// `random` feeds the backoff jitter.
-    pub fn handle_response(&mut self, acct: &mut AccountState, now_ms: u64, random: u32, answer: Result<Response, String>) {
+    pub fn handle_response(
+        &mut self,
+        acct: &mut AccountState,
+        now_ms: u64,
+        random: u32,
+        answer: Result<Response, String>,
+    ) {
         match self.phase {
             Phase::AwaitingToken => self.handle_token_answer(acct, now_ms, answer),
             Phase::AwaitingData => {
@@ -231,7 +239,13 @@ impl UpstreamCall {
         }
     }
 
-    fn handle_data_answer(&mut self, acct: &mut AccountState, now_ms: u64, random: u32, answer: Result<Response, String>) {
+    fn handle_data_answer(
+        &mut self,
+        acct: &mut AccountState,
+        now_ms: u64,
+        random: u32,
+        answer: Result<Response, String>,
+    ) {
         self.phase = Phase::Ready;
         let response = match answer {
             Ok(r) => r,
@@ -254,7 +268,9 @@ impl UpstreamCall {
                 acct.tokens.invalidate(self.used_generation);
                 if self.refreshed {
                     self.phase = Phase::Finished;
-                    self.result = Some(Err(Error::Protocol(ProtocolError::AuthFailedAfterRefresh(alloc::boxed::Box::new(upstream)))));
+                    self.result = Some(Err(Error::Protocol(ProtocolError::AuthFailedAfterRefresh(
+                        alloc::boxed::Box::new(upstream),
+                    ))));
                 } else {
                     // Retry once with whatever token is current (another caller may have fetched it).
                     self.refreshed = true;

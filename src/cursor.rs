@@ -192,7 +192,8 @@ mod tests {
     use super::*;
 
     fn query() -> ListQuery {
-        let mut q = ListQuery::new(Platform::Xiaoe, Date::parse("2023-01-14").unwrap(), Date::parse("2023-02-14").unwrap());
+        let mut q =
+            ListQuery::new(Platform::Xiaoe, Date::parse("2023-01-14").unwrap(), Date::parse("2023-02-14").unwrap());
         q.statuses = alloc::vec![Status::Refunding, Status::Completed];
         q.kind = Some(Kind::Refund);
         q.order_id = Some(String::from("o_1"));
@@ -202,7 +203,15 @@ mod tests {
     #[test]
     fn round_trips() {
         let key = CursorKey::new(b"k");
-        let state = PagerState { window: 1, offset: 250, known_total: Some(300), grown: 2, catch_up: None, recent: alloc::vec![1, u64::MAX], done: false };
+        let state = PagerState {
+            window: 1,
+            offset: 250,
+            known_total: Some(300),
+            grown: 2,
+            catch_up: None,
+            recent: alloc::vec![1, u64::MAX],
+            done: false,
+        };
         let c = seal(&key, &query(), &state);
         let (q, s) = open(&key, &c).unwrap();
         assert_eq!(q, query());

@@ -137,7 +137,10 @@ mod tests {
         let s = status(r#"{"data":{"code":5,"list":["}\"{"]},"errmsg":"token expired","errcode":42001}"#);
         assert_eq!(s.code, Some("42001"));
         assert_eq!(s.message.as_deref(), Some("token expired"));
-        assert_eq!(status(r#"{"code":"2001003","message":"access token is missing or expired"}"#).code, Some("2001003"));
+        assert_eq!(
+            status(r#"{"code":"2001003","message":"access token is missing or expired"}"#).code,
+            Some("2001003")
+        );
         assert_eq!(status(r#"{"Errcode ": -1}"#).code, Some("-1"));
         assert_eq!(status("<html>502</html>").code, None);
         assert_eq!(status(r#"{"list":[1,2"#).code, None);

@@ -94,15 +94,13 @@ impl Error {
         match self {
             Error::Upstream(e) => Some(e),
             Error::Protocol(ProtocolError::RetriesExhausted { last, .. }) => last.as_deref(),
+            Error::Protocol(ProtocolError::AuthFailedAfterRefresh(e)) => Some(e),
             _ => None,
         }
     }
 
     pub(crate) fn invalid_request(parameter: &'static str, reason: impl Into<String>) -> Self {
-        Error::Request(RequestError {
-            parameter,
-            reason: reason.into(),
-        })
+        Error::Request(RequestError { parameter, reason: reason.into() })
     }
 }
 
@@ -146,11 +144,7 @@ impl fmt::Debug for ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} response could not be read: {}",
-            self.platform, self.message
-        )?;
+        write!(f, "{} response could not be read: {}", self.platform, self.message)?;
         if let Some(offset) = self.offset {
             write!(f, " (at byte {offset})")?;
         }
@@ -181,11 +175,7 @@ impl fmt::Display for InvalidValue {
         if let Some(id) = &self.record_id {
             write!(f, " ({id})")?;
         }
-        write!(
-            f,
-            ": field `{}` = {:?}: {}",
-            self.field, self.value, self.reason
-        )
+        write!(f, ": field `{}` = {:?}: {}", self.field, self.value, self.reason)
     }
 }
 
@@ -216,9 +206,9 @@ pub enum UpstreamClass {
 impl UpstreamClass {
     pub fn code(self) -> ErrorCode {
         match self {
-            UpstreamClass::TokenRejected
-            | UpstreamClass::RefreshTokenRejected
-            | UpstreamClass::Auth => ErrorCode::UpstreamAuth,
+            UpstreamClass::TokenRejected | UpstreamClass::RefreshTokenRejected | UpstreamClass::Auth => {
+                ErrorCode::UpstreamAuth
+            }
             UpstreamClass::RateLimited | UpstreamClass::QuotaExhausted => ErrorCode::RateLimited,
             UpstreamClass::InvalidParameter => ErrorCode::InvalidRequest,
             UpstreamClass::Transient => ErrorCode::UpstreamUnavailable,
@@ -228,10 +218,7 @@ impl UpstreamClass {
 
     /// Whether waiting and sending the same call again may succeed.
     pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            UpstreamClass::RateLimited | UpstreamClass::Transient | UpstreamClass::SignatureExpired
-        )
+        matches!(self, UpstreamClass::RateLimited | UpstreamClass::Transient | UpstreamClass::SignatureExpired)
     }
 }
 
@@ -247,11 +234,7 @@ pub struct UpstreamError {
 
 impl fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} answered error {}: {}",
-            self.platform, self.code, self.message
-        )
+        write!(f, "{} answered error {}: {}", self.platform, self.code, self.message)
     }
 }
 
@@ -280,10 +263,9 @@ pub enum SignError {
 impl fmt::Display for SignError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SignError::AppIdLength { len } => write!(
-                f,
-                "Lingxing appId must be exactly 16 bytes (it is the AES-128 key of the sign), got {len}"
-            ),
+            SignError::AppIdLength { len } => {
+                write!(f, "Lingxing appId must be exactly 16 bytes (it is the AES-128 key of the sign), got {len}")
+            }
             SignError::UnsignableValue { key } => write!(f, "parameter `{key}` has a value that cannot be signed"),
         }
     }
@@ -293,11 +275,7 @@ impl fmt::Display for SignError {
 #[non_exhaustive]
 pub enum ProtocolError {
     /// Gave up after this many attempts; `last` is the final upstream answer, if it was one.
-    RetriesExhausted {
-        attempts: u32,
-        last: Option<Box<UpstreamError>>,
-        transport: Option<String>,
-    },
+    RetriesExhausted { attempts: u32, last: Option<Box<UpstreamError>>, transport: Option<String> },
     /// A token endpoint answered something that is not a token.
     BadTokenResponse { platform: Platform, message: String },
     /// The driver fed an answer the state machine was not waiting for.
@@ -309,9 +287,7 @@ pub enum ProtocolError {
 impl ProtocolError {
     fn code(&self) -> ErrorCode {
         match self {
-            ProtocolError::RetriesExhausted {
-                last: Some(last), ..
-            } => match last.class.code() {
+            ProtocolError::RetriesExhausted { last: Some(last), .. } => match last.class.code() {
                 ErrorCode::RateLimited => ErrorCode::RateLimited,
                 ErrorCode::UpstreamUnavailable => ErrorCode::UpstreamUnavailable,
                 other => other,
@@ -328,11 +304,7 @@ impl ProtocolError {
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProtocolError::RetriesExhausted {
-                attempts,
-                last,
-                transport,
-            } => {
+            ProtocolError::RetriesExhausted { attempts, last, transport } => {
                 write!(f, "gave up after {attempts} attempts")?;
                 if let Some(last) = last {
                     write!(f, "; last answer: {last}")?;
@@ -343,14 +315,9 @@ impl fmt::Display for ProtocolError {
                 Ok(())
             }
             ProtocolError::BadTokenResponse { platform, message } => {
-                write!(
-                    f,
-                    "{platform} token endpoint answered no usable token: {message}"
-                )
+                write!(f, "{platform} token endpoint answered no usable token: {message}")
             }
-            ProtocolError::UnexpectedResponse => {
-                f.write_str("a response arrived that no request was waiting for")
-            }
+            ProtocolError::UnexpectedResponse => f.write_str("a response arrived that no request was waiting for"),
             ProtocolError::AuthFailedAfterRefresh(e) => {
                 write!(f, "token refused again after a refresh: {e}")
             }

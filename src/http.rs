@@ -32,7 +32,8 @@ pub struct Request {
 }
 
 /// Query keys whose values are secrets; `Debug` never prints them.
-const SECRET_KEYS: &[&str] = &["access_token", "secret", "secret_key", "appsecret", "sign", "refreshtoken", "client_id"];
+const SECRET_KEYS: &[&str] =
+    &["access_token", "secret", "secret_key", "appsecret", "sign", "refreshtoken", "client_id"];
 
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,7 +60,9 @@ impl fmt::Display for RedactedUrl<'_> {
             for (i, pair) in q.split('&').enumerate() {
                 f.write_str(if i == 0 { "?" } else { "&" })?;
                 match pair.split_once('=') {
-                    Some((k, _)) if SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)) => write!(f, "{k}=[redacted]")?,
+                    Some((k, _)) if SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)) => {
+                        write!(f, "{k}=[redacted]")?
+                    }
                     _ => f.write_str(pair)?,
                 }
             }
@@ -139,5 +142,10 @@ pub fn form_body(fields: &[(&str, &str)]) -> Vec<u8> {
 }
 
 pub(crate) fn json_post(url: String, body: Vec<u8>) -> Request {
-    Request { method: Method::Post, url, headers: alloc::vec![("content-type", String::from("application/json"))], body }
+    Request {
+        method: Method::Post,
+        url,
+        headers: alloc::vec![("content-type", String::from("application/json"))],
+        body,
+    }
 }

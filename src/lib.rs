@@ -36,6 +36,7 @@ pub mod query;
 pub mod retry;
 pub mod time;
 pub mod token;
+mod tolerant;
 pub mod wechat;
 mod wire;
 pub mod xiaoe;
@@ -57,11 +58,17 @@ pub fn normalize(platform: Platform, body: &str) -> Result<Vec<AfterSale<'_>>, E
 }
 
 /// Normalizes one upstream page, with the upstream's total where it gives one.
-pub fn normalize_page(
-    platform: Platform,
-    body: &str,
-    options: NormalizeOptions,
-) -> Result<Page<'_>, Error> {
+pub fn normalize_page(platform: Platform, body: &str, options: NormalizeOptions) -> Result<Page<'_>, Error> {
+    let body = strip_bom(body);
+    match parse_page(platform, body, options) {
+        Err(Error::Parse(e)) => {
+            read_tolerantly(body, e, |repaired| parse_page(platform, repaired, options).map(Page::into_owned))
+        }
+        other => other,
+    }
+}
+
+fn parse_page(platform: Platform, body: &str, options: NormalizeOptions) -> Result<Page<'_>, Error> {
     match platform {
         Platform::WechatShop => wechat::shop::parse_page(body, options),
         Platform::Xiaoe => xiaoe::parse_page(body, options),
@@ -75,16 +82,59 @@ pub fn normalize_page(
 
 /// Normalizes a WeChat Mini Store order-details body (`/product/order/get`).
 pub fn normalize_order(body: &str, options: NormalizeOptions) -> Result<Order<'_>, Error> {
-    wechat::store::parse_order(body, options)
+    let body = strip_bom(body);
+    match wechat::store::parse_order(body, options) {
+        Err(Error::Parse(e)) => {
+            read_tolerantly(body, e, |repaired| wechat::store::parse_order(repaired, options).map(Order::into_owned))
+        }
+        other => other,
+    }
+}
+
+/// A byte-order mark is not JSON, but servers (PHP ones especially) put one before it.
+fn strip_bom(body: &str) -> &str {
+    body.strip_prefix('\u{feff}').unwrap_or(body)
+}
+
+/// The second chance for a body that is not JSON: documentation-style text (the seeds' own
+/// examples) is repaired by [`tolerant::repair`] and normalized again. Only syntax errors get
+/// here; valid JSON of the wrong shape is reported as it is. If the repair fails too, the
+/// strict error is the one returned, saying why the tolerant reading failed as well.
+fn read_tolerantly<T>(
+    body: &str,
+    strict: error::ParseError,
+    normalize: impl FnOnce(&str) -> Result<T, Error>,
+) -> Result<T, Error> {
+    // Syntactically valid JSON failed on its content (a wrong type, a missing member): there
+    // is nothing to repair. This second parse runs on the error path only.
+    if serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok() {
+        return Err(Error::Parse(strict));
+    }
+    match tolerant::repair(body) {
+        Ok(repaired) => normalize(&repaired).map_err(|e| match e {
+            // Positions and text would be those of the repaired copy: point at the original.
+            Error::Parse(mut p) => {
+                p.message = alloc::format!("{} (in the body read as documentation-style JSON)", p.message);
+                p.offset = None;
+                p.body = String::from(body);
+                Error::Parse(p)
+            }
+            other => other,
+        }),
+        Err(why) => {
+            let mut strict = strict;
+            strict.message = alloc::format!(
+                "{}; the tolerant reading of documentation-style JSON failed too: {why}",
+                strict.message
+            );
+            Err(Error::Parse(strict))
+        }
+    }
 }
 
 /// Normalizes a list body straight into the JSON array of SPEC.md §2: the fast path for the
 /// Worker and the npm module, which hand text across their boundaries.
-pub fn normalize_json(
-    platform: Platform,
-    body: &str,
-    options: NormalizeOptions,
-) -> Result<String, Error> {
+pub fn normalize_json(platform: Platform, body: &str, options: NormalizeOptions) -> Result<String, Error> {
     let page = normalize_page(platform, body, options)?;
     serde_json::to_string(&page.records).map_err(|_| internal_serialization())
 }

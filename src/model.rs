@@ -28,12 +28,7 @@ pub enum Platform {
 }
 
 impl Platform {
-    pub const ALL: [Platform; 4] = [
-        Platform::WechatShop,
-        Platform::WechatStore,
-        Platform::Xiaoe,
-        Platform::Lingxing,
-    ];
+    pub const ALL: [Platform; 4] = [Platform::WechatShop, Platform::WechatStore, Platform::Xiaoe, Platform::Lingxing];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -268,8 +263,7 @@ pub struct AfterSale<'a> {
 impl AfterSale<'_> {
     /// `platform:aftersale_id`, the stable id of SPEC.md §2.
     pub fn id(&self) -> String {
-        let mut id =
-            String::with_capacity(self.platform.as_str().len() + 1 + self.aftersale_id.len());
+        let mut id = String::with_capacity(self.platform.as_str().len() + 1 + self.aftersale_id.len());
         id.push_str(self.platform.as_str());
         id.push(':');
         id.push_str(&self.aftersale_id);
@@ -313,10 +307,9 @@ impl AfterSale<'_> {
                 user_id: own(self.buyer.user_id),
                 nickname: own(self.buyer.nickname),
             },
-            return_logistics: self.return_logistics.map(|r| ReturnLogistics {
-                carrier: own(r.carrier),
-                waybill_id: own(r.waybill_id),
-            }),
+            return_logistics: self
+                .return_logistics
+                .map(|r| ReturnLogistics { carrier: own(r.carrier), waybill_id: own(r.waybill_id) }),
             exchange_order_id: own(self.exchange_order_id),
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -478,6 +471,88 @@ pub struct Order<'a> {
     pub created_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
     pub raw: Option<Cow<'a, RawValue>>,
+}
+
+impl Order<'_> {
+    /// Detaches the order from the body it borrows from.
+    pub fn into_owned(self) -> Order<'static> {
+        fn own(t: Text<'_>) -> Text<'static> {
+            t.map(|c| Cow::Owned(c.into_owned()))
+        }
+        fn own_money(m: Option<Money<'_>>) -> Option<Money<'static>> {
+            m.map(Money::into_owned)
+        }
+        Order {
+            platform: self.platform,
+            order_id: Cow::Owned(self.order_id.into_owned()),
+            out_order_id: own(self.out_order_id),
+            status: self.status,
+            status_raw: self.status_raw.map(StatusRaw::into_owned),
+            items: self
+                .items
+                .into_iter()
+                .map(|i| OrderItem {
+                    product_id: own(i.product_id),
+                    sku_id: own(i.sku_id),
+                    name: own(i.name),
+                    quantity: i.quantity,
+                    unit_price: own_money(i.unit_price),
+                    image_url: own(i.image_url),
+                    sku_info: own(i.sku_info),
+                    on_aftersale_quantity: i.on_aftersale_quantity,
+                    finished_aftersale_quantity: i.finished_aftersale_quantity,
+                })
+                .collect(),
+            price: OrderPrice {
+                product_price: own_money(self.price.product_price),
+                order_price: own_money(self.price.order_price),
+                freight: own_money(self.price.freight),
+                discounted_price: own_money(self.price.discounted_price),
+                is_discounted: self.price.is_discounted,
+            },
+            payment: self.payment.map(|p| Payment {
+                method: own(p.method),
+                prepay_id: own(p.prepay_id),
+                transaction_id: own(p.transaction_id),
+                prepaid_at: p.prepaid_at,
+                paid_at: p.paid_at,
+            }),
+            delivery: self.delivery.map(|d| Delivery {
+                method: own(d.method),
+                shipping_method: own(d.shipping_method),
+                carrier: own(d.carrier),
+                waybill_id: own(d.waybill_id),
+                shipped_items: d
+                    .shipped_items
+                    .into_iter()
+                    .map(|s| ShippedItem { product_id: own(s.product_id), sku_id: own(s.sku_id), quantity: s.quantity })
+                    .collect(),
+                delivered_at: d.delivered_at,
+                ship_done_at: d.ship_done_at,
+            }),
+            address: self.address.map(|a| Address {
+                name: own(a.name),
+                phone: own(a.phone),
+                postal_code: own(a.postal_code),
+                province: own(a.province),
+                city: own(a.city),
+                county: own(a.county),
+                detail: own(a.detail),
+                national_code: own(a.national_code),
+            }),
+            aftersale_ids: self.aftersale_ids.into_iter().map(|id| Cow::Owned(id.into_owned())).collect(),
+            buyer: Buyer {
+                openid: own(self.buyer.openid),
+                user_id: own(self.buyer.user_id),
+                nickname: own(self.buyer.nickname),
+            },
+            buyer_note: own(self.buyer_note),
+            merchant_note: own(self.merchant_note),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            raw: self.raw.map(|r| Cow::Owned(r.into_owned())),
+        }
+    }
 }
 
 impl Serialize for Order<'_> {

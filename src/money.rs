@@ -35,10 +35,7 @@ currencies! {
 
 impl Currency {
     pub fn from_code(code: &str) -> Option<Currency> {
-        Currency::KNOWN
-            .iter()
-            .copied()
-            .find(|c| c.code.eq_ignore_ascii_case(code))
+        Currency::KNOWN.iter().copied().find(|c| c.code.eq_ignore_ascii_case(code))
     }
 }
 
@@ -61,11 +58,7 @@ pub struct Money<'a> {
 impl<'a> Money<'a> {
     /// An amount in fen (1/100 CNY), as WeChat and Xiaoe give it.
     pub const fn cny_fen(fen: i64) -> Money<'static> {
-        Money {
-            currency: Currency::CNY,
-            minor: fen,
-            decimal: Decimal::FromMinor,
-        }
+        Money { currency: Currency::CNY, minor: fen, decimal: Decimal::FromMinor }
     }
 
     pub fn into_owned(self) -> Money<'static> {
@@ -104,13 +97,7 @@ impl fmt::Display for DecimalText<'_, '_> {
                     return write!(f, "{abs}");
                 }
                 let scale = 10u64.pow(exp);
-                write!(
-                    f,
-                    "{}.{:0width$}",
-                    abs / scale,
-                    abs % scale,
-                    width = exp as usize
-                )
+                write!(f, "{}.{:0width$}", abs / scale, abs % scale, width = exp as usize)
             }
         }
     }
@@ -177,17 +164,13 @@ pub fn split_amount(text: &str) -> Result<SymbolAmount<'_>, AmountError> {
         } else if let Some(r) = rest.strip_prefix('+') {
             rest = r.trim_start();
         }
-        let sym_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
-            .unwrap_or(rest.len());
+        let sym_len = rest.find(|c: char| c.is_ascii_digit() || c == '.' || c == '-' || c == '+').unwrap_or(rest.len());
         if sym_len > 0 && prefix_symbol.is_empty() {
             prefix_symbol = rest[..sym_len].trim();
             rest = rest[sym_len..].trim_start();
         }
     }
-    let num_len = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
-        .unwrap_or(rest.len());
+    let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ',')).unwrap_or(rest.len());
     let (number, suffix) = rest.split_at(num_len);
     let suffix = suffix.trim();
     let symbol = match (prefix_symbol.is_empty(), suffix.is_empty()) {
@@ -196,11 +179,7 @@ pub fn split_amount(text: &str) -> Result<SymbolAmount<'_>, AmountError> {
         (false, false) => return Err(AmountError::NotANumber),
     };
     let digits = validate_digits(number)?;
-    Ok(SymbolAmount {
-        negative,
-        symbol,
-        digits,
-    })
+    Ok(SymbolAmount { negative, symbol, digits })
 }
 
 /// Accepts `123`, `123.45`, `.5`, `1,234.5`; returns the digits without grouping commas.
@@ -221,9 +200,7 @@ fn validate_digits(number: &str) -> Result<Cow<'_, str>, AmountError> {
         // Thousands grouping only: 1,234,567 — anything else is not a number we can trust.
         let mut groups = int.split(',');
         let first = groups.next().unwrap_or("");
-        if first.is_empty()
-            || first.len() > 3
-            || !groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+        if first.is_empty() || first.len() > 3 || !groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(AmountError::NotANumber);
         }
@@ -253,9 +230,7 @@ pub fn to_minor(digits: &str, exponent: u8) -> Result<i64, AmountError> {
     let exp = usize::from(exponent);
     let mut minor: i64 = 0;
     let push = |acc: i64, d: u8| -> Result<i64, AmountError> {
-        acc.checked_mul(10)
-            .and_then(|v| v.checked_add(i64::from(d - b'0')))
-            .ok_or(AmountError::TooLarge)
+        acc.checked_mul(10).and_then(|v| v.checked_add(i64::from(d - b'0'))).ok_or(AmountError::TooLarge)
     };
     for &b in int.as_bytes() {
         minor = push(minor, b)?;
@@ -281,13 +256,7 @@ pub fn to_minor(digits: &str, exponent: u8) -> Result<i64, AmountError> {
 
 /// What a currency symbol says: one currency, several possible ones, or nothing.
 fn symbol_candidates(symbol: &str) -> Option<&'static [Currency]> {
-    const DOLLARS: &[Currency] = &[
-        Currency::USD,
-        Currency::CAD,
-        Currency::MXN,
-        Currency::AUD,
-        Currency::SGD,
-    ];
+    const DOLLARS: &[Currency] = &[Currency::USD, Currency::CAD, Currency::MXN, Currency::AUD, Currency::SGD];
     const YEN: &[Currency] = &[Currency::JPY, Currency::CNY];
     Some(match symbol {
         "$" | "＄" => DOLLARS,
@@ -309,9 +278,7 @@ fn symbol_candidates(symbol: &str) -> Option<&'static [Currency]> {
         "د.إ" => &[Currency::AED],
         "﷼" => &[Currency::SAR],
         code => {
-            let c = Currency::KNOWN
-                .iter()
-                .find(|c| c.code.eq_ignore_ascii_case(code))?;
+            let c = Currency::KNOWN.iter().find(|c| c.code.eq_ignore_ascii_case(code))?;
             core::slice::from_ref(c)
         }
     })
@@ -319,10 +286,7 @@ fn symbol_candidates(symbol: &str) -> Option<&'static [Currency]> {
 
 /// The currency of an amount: the symbol when it is unambiguous, else the marketplace's, and the
 /// two must agree. An unknown or ambiguous result is an error, never a guess.
-pub fn resolve_currency(
-    symbol: &str,
-    marketplace: Option<Currency>,
-) -> Result<Currency, AmountError> {
+pub fn resolve_currency(symbol: &str, marketplace: Option<Currency>) -> Result<Currency, AmountError> {
     if symbol.is_empty() {
         return marketplace.ok_or(AmountError::UnknownCurrency);
     }
@@ -389,16 +353,10 @@ pub fn marketplace_currency(seller_country: &str) -> Option<Currency> {
         ("EG", Currency::EGP),
         ("ZA", Currency::ZAR),
     ];
-    let by_name = BY_NAME
-        .iter()
-        .find(|(name, _)| seller_country.contains(name))
-        .map(|&(_, c)| c);
+    let by_name = BY_NAME.iter().find(|(name, _)| seller_country.contains(name)).map(|&(_, c)| c);
     let mut by_code = None;
     for token in seller_country.split(|c: char| !c.is_ascii_alphanumeric()) {
-        if let Some(&(_, c)) = BY_CODE
-            .iter()
-            .find(|(code, _)| token.eq_ignore_ascii_case(code))
-        {
+        if let Some(&(_, c)) = BY_CODE.iter().find(|(code, _)| token.eq_ignore_ascii_case(code)) {
             if by_code.is_some_and(|prev| prev != c) {
                 return None; // two marketplaces named: no guessing
             }
@@ -426,10 +384,7 @@ mod tests {
         assert_eq!(to_minor("1200", 0), Ok(1200));
         assert_eq!(to_minor("0.5", 0), Ok(0));
         assert_eq!(to_minor("1.5", 0), Ok(2));
-        assert_eq!(
-            to_minor("99999999999999999999", 2),
-            Err(AmountError::TooLarge)
-        );
+        assert_eq!(to_minor("99999999999999999999", 2), Err(AmountError::TooLarge));
     }
 
     #[test]
@@ -451,19 +406,10 @@ mod tests {
 
     #[test]
     fn currency_needs_marketplace_for_dollar() {
-        assert_eq!(
-            resolve_currency("$", None),
-            Err(AmountError::UnknownCurrency)
-        );
-        assert_eq!(
-            resolve_currency("$", Some(Currency::USD)),
-            Ok(Currency::USD)
-        );
+        assert_eq!(resolve_currency("$", None), Err(AmountError::UnknownCurrency));
+        assert_eq!(resolve_currency("$", Some(Currency::USD)), Ok(Currency::USD));
         assert_eq!(resolve_currency("£", None), Ok(Currency::GBP));
-        assert_eq!(
-            resolve_currency("£", Some(Currency::USD)),
-            Err(AmountError::CurrencyMismatch)
-        );
+        assert_eq!(resolve_currency("£", Some(Currency::USD)), Err(AmountError::CurrencyMismatch));
         assert_eq!(marketplace_currency("8p-US 美国"), Some(Currency::USD));
         assert_eq!(marketplace_currency("XPXC美国"), Some(Currency::USD));
         assert_eq!(marketplace_currency("UK 英国"), Some(Currency::GBP));

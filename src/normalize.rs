@@ -31,27 +31,31 @@ pub struct Page<'a> {
     /// How many upstream records (not lines) the page held: Lingxing splits one record into
     /// several after-sale lines, and pagination counts upstream records.
     pub upstream_count: usize,
+    /// For each of `records`, the position of the upstream record it came from; empty when
+    /// records and upstream records correspond one to one.
+    pub upstream_index: Vec<u32>,
+}
+
+impl Page<'_> {
+    /// The position, in the upstream's page, of the record `records[i]` came from.
+    pub fn upstream_position(&self, i: usize) -> usize {
+        self.upstream_index.get(i).map_or(i, |&p| p as usize)
+    }
 }
 
 impl Page<'_> {
     pub fn into_owned(self) -> Page<'static> {
         Page {
-            records: self
-                .records
-                .into_iter()
-                .map(AfterSale::into_owned)
-                .collect(),
+            records: self.records.into_iter().map(AfterSale::into_owned).collect(),
             total: self.total,
             upstream_count: self.upstream_count,
+            upstream_index: self.upstream_index,
         }
     }
 }
 
 /// Parses a body into a wire type, turning serde's error into one that names the path.
-pub(crate) fn parse_body<'a, T: Deserialize<'a>>(
-    platform: Platform,
-    body: &'a str,
-) -> Result<T, ParseError> {
+pub(crate) fn parse_body<'a, T: Deserialize<'a>>(platform: Platform, body: &'a str) -> Result<T, ParseError> {
     serde_json::from_str(body).map_err(|e| parse_error(platform, body, &e))
 }
 
@@ -65,12 +69,7 @@ pub(crate) fn parse_error(platform: Platform, body: &str, e: &serde_json::Error)
     } else {
         msg
     };
-    ParseError {
-        platform,
-        message,
-        offset,
-        body: body.to_string(),
-    }
+    ParseError { platform, message, offset, body: body.to_string() }
 }
 
 fn byte_offset(body: &str, line: usize, column: usize) -> Option<usize> {
@@ -93,17 +92,15 @@ pub(crate) fn parse_records<'a, T: Deserialize<'a>>(
     raw.iter()
         .enumerate()
         .map(|(i, r)| {
-            serde_json::from_str::<T>(r.get())
-                .map(|t| (t, *r))
-                .map_err(|e| {
-                    let msg = wire::clean_message(&e.to_string());
-                    ParseError {
-                        platform,
-                        message: alloc::format!("{list_path}[{i}].{msg}"),
-                        offset: None,
-                        body: r.get().to_string(),
-                    }
-                })
+            serde_json::from_str::<T>(r.get()).map(|t| (t, *r)).map_err(|e| {
+                let msg = wire::clean_message(&e.to_string());
+                ParseError {
+                    platform,
+                    message: alloc::format!("{list_path}[{i}].{msg}"),
+                    offset: None,
+                    body: r.get().to_string(),
+                }
+            })
         })
         .collect()
 }
@@ -116,12 +113,7 @@ pub(crate) struct RecordCtx<'r> {
 }
 
 impl RecordCtx<'_> {
-    pub fn invalid(
-        &self,
-        field: &'static str,
-        value: impl ToString,
-        reason: &'static str,
-    ) -> Error {
+    pub fn invalid(&self, field: &'static str, value: impl ToString, reason: &'static str) -> Error {
         Error::InvalidValue(InvalidValue {
             platform: self.platform,
             record: Some(self.index),
@@ -146,20 +138,12 @@ impl RecordCtx<'_> {
         }
     }
 
-    pub fn china_time(
-        &self,
-        field: &'static str,
-        text: &Option<Text<'_>>,
-    ) -> Result<Option<Timestamp>, Error> {
+    pub fn china_time(&self, field: &'static str, text: &Option<Text<'_>>) -> Result<Option<Timestamp>, Error> {
         self.time(field, text, Some(CHINA_OFFSET_MINUTES))
     }
 
     /// Unix seconds (number or string), shown in China time; 0 means "not yet".
-    pub fn unix_china_time(
-        &self,
-        field: &'static str,
-        text: &Option<Text<'_>>,
-    ) -> Result<Option<Timestamp>, Error> {
+    pub fn unix_china_time(&self, field: &'static str, text: &Option<Text<'_>>) -> Result<Option<Timestamp>, Error> {
         let Some(Text(t)) = text else { return Ok(None) };
         let t = t.trim();
         if t.is_empty() || t == "0" {
@@ -174,18 +158,10 @@ impl RecordCtx<'_> {
     }
 
     /// An amount in fen; a negative amount is refused, since these fields are never negative.
-    pub fn fen(
-        &self,
-        field: &'static str,
-        value: Option<Int>,
-    ) -> Result<Option<Money<'static>>, Error> {
+    pub fn fen(&self, field: &'static str, value: Option<Int>) -> Result<Option<Money<'static>>, Error> {
         match value {
             None => Ok(None),
-            Some(Int(n)) if n < 0 => Err(self.invalid(
-                field,
-                n,
-                "a negative amount where the upstream documents none",
-            )),
+            Some(Int(n)) if n < 0 => Err(self.invalid(field, n, "a negative amount where the upstream documents none")),
             Some(Int(n)) => Ok(Some(Money::cny_fen(n))),
         }
     }
@@ -193,9 +169,7 @@ impl RecordCtx<'_> {
     pub fn count(&self, field: &'static str, value: Option<Int>) -> Result<Option<u64>, Error> {
         match value {
             None => Ok(None),
-            Some(Int(n)) => u64::try_from(n)
-                .map(Some)
-                .map_err(|_| self.invalid(field, n, "a negative count")),
+            Some(Int(n)) => u64::try_from(n).map(Some).map_err(|_| self.invalid(field, n, "a negative count")),
         }
     }
 }

@@ -6,7 +6,10 @@ use alloc::collections::VecDeque;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateLimit {
     /// At most `limit` calls in any `window_ms` (Xiaoe: 300 a minute).
-    Window { limit: u32, window_ms: u64 },
+    Window {
+        limit: u32,
+        window_ms: u64,
+    },
     /// One call in flight at a time (Lingxing's token bucket of capacity 1 per appId and URL).
     Serial,
     Unlimited,

@@ -212,10 +212,16 @@ impl Pager {
             Platform::Xiaoe => (requested_offset % u64::from(self.page_size)) as usize,
             _ => 0,
         };
+        // A catch-up pass wants only the front the window grew by; past it lie records seen before.
+        let end = match self.state.catch_up {
+            Some(remaining) => skip.saturating_add(usize::try_from(remaining).unwrap_or(usize::MAX)),
+            None => usize::MAX,
+        };
+        let positions: Vec<usize> = (0..page.records.len()).map(|i| page.upstream_position(i)).collect();
         let mut fresh = Vec::with_capacity(page.records.len());
         let mut page_hashes = Vec::with_capacity(page.records.len());
-        for (i, record) in page.records.into_iter().enumerate() {
-            if i < skip && self.query.platform == Platform::Xiaoe {
+        for (record, pos) in page.records.into_iter().zip(positions) {
+            if pos < skip || pos >= end {
                 continue;
             }
             let h = record_hash(&record);

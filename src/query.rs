@@ -46,7 +46,8 @@ pub struct ListQuery {
     pub include_raw: bool,
 }
 
-const PARAMETERS: &[&str] = &["platform", "from", "to", "date_field", "status", "kind", "order_id", "limit", "cursor", "include_raw"];
+const PARAMETERS: &[&str] =
+    &["platform", "from", "to", "date_field", "status", "kind", "order_id", "limit", "cursor", "include_raw"];
 
 impl ListQuery {
     pub fn new(platform: Platform, from: Date, to: Date) -> ListQuery {
@@ -85,7 +86,12 @@ impl ListQuery {
                         "created" => DateField::Created,
                         "updated" => DateField::Updated,
                         "refunded" => DateField::Refunded,
-                        _ => return Err(Error::invalid_request("date_field", format!("{value:?} is not one of created, updated, refunded"))),
+                        _ => {
+                            return Err(Error::invalid_request(
+                                "date_field",
+                                format!("{value:?} is not one of created, updated, refunded"),
+                            ))
+                        }
                     }
                 }
                 "status" => {
@@ -100,17 +106,23 @@ impl ListQuery {
                 "order_id" if value.is_empty() => return Err(Error::invalid_request("order_id", "is empty")),
                 "order_id" => order_id = Some(value.to_string()),
                 "limit" => {
-                    limit = value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| Error::invalid_request("limit", format!("{value:?} is not a whole number from 1 to {MAX_LIMIT}")))?
+                    limit = value.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                        Error::invalid_request(
+                            "limit",
+                            format!("{value:?} is not a whole number from 1 to {MAX_LIMIT}"),
+                        )
+                    })?
                 }
                 "include_raw" => {
                     include_raw = match value {
                         "true" | "1" => true,
                         "false" | "0" => false,
-                        _ => return Err(Error::invalid_request("include_raw", format!("{value:?} is not true or false"))),
+                        _ => {
+                            return Err(Error::invalid_request(
+                                "include_raw",
+                                format!("{value:?} is not true or false"),
+                            ))
+                        }
                     }
                 }
                 "cursor" => {}
@@ -135,11 +147,17 @@ impl ListQuery {
     /// Checks what no single parameter can: the range and what the platform can list.
     pub fn validate(&self) -> Result<(), Error> {
         if self.from >= self.to {
-            return Err(Error::invalid_request("to", format!("must be after from ({} >= {}); the range is [from, to)", self.from, self.to)));
+            return Err(Error::invalid_request(
+                "to",
+                format!("must be after from ({} >= {}); the range is [from, to)", self.from, self.to),
+            ));
         }
         let days = self.to.days_since_epoch() - self.from.days_since_epoch();
         if days > MAX_RANGE_DAYS {
-            return Err(Error::invalid_request("to", format!("the range spans {days} days; at most {MAX_RANGE_DAYS} are allowed")));
+            return Err(Error::invalid_request(
+                "to",
+                format!("the range spans {days} days; at most {MAX_RANGE_DAYS} are allowed"),
+            ));
         }
         if !(1..=MAX_LIMIT).contains(&self.limit) {
             return Err(Error::invalid_request("limit", format!("{} is not from 1 to {MAX_LIMIT}", self.limit)));
@@ -163,7 +181,8 @@ impl ListQuery {
 
     /// Filters the upstream cannot apply itself.
     pub fn matches(&self, record: &AfterSale<'_>) -> bool {
-        (self.statuses.is_empty() || self.statuses.contains(&record.status)) && self.kind.is_none_or(|k| k == record.kind)
+        (self.statuses.is_empty() || self.statuses.contains(&record.status))
+            && self.kind.is_none_or(|k| k == record.kind)
     }
 
     /// Whether the query filters after the upstream, so that the upstream's total over-counts.
@@ -173,5 +192,6 @@ impl ListQuery {
 }
 
 fn parse_date(parameter: &'static str, value: &str) -> Result<Date, Error> {
-    Date::parse(value).ok_or_else(|| Error::invalid_request(parameter, format!("{value:?} is not a date of the form YYYY-MM-DD")))
+    Date::parse(value)
+        .ok_or_else(|| Error::invalid_request(parameter, format!("{value:?} is not a date of the form YYYY-MM-DD")))
 }

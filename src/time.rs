@@ -45,20 +45,12 @@ impl Date {
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
             return None;
         }
-        Date::new(
-            digits(&b[0..4])? as i32,
-            digits(&b[5..7])? as u8,
-            digits(&b[8..10])? as u8,
-        )
+        Date::new(digits(&b[0..4])? as i32, digits(&b[5..7])? as u8, digits(&b[8..10])? as u8)
     }
 
     /// Days since 1970-01-01 (Howard Hinnant's days_from_civil).
     pub const fn days_since_epoch(self) -> i64 {
-        let y = if self.month <= 2 {
-            self.year as i64 - 1
-        } else {
-            self.year as i64
-        };
+        let y = if self.month <= 2 { self.year as i64 - 1 } else { self.year as i64 };
         let era = if y >= 0 { y } else { y - 399 } / 400;
         let yoe = y - era * 400;
         let m = self.month as i64;
@@ -77,11 +69,7 @@ impl Date {
         let mp = (5 * doy + 2) / 153;
         let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
         let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        Date {
-            year: (if m <= 2 { y + 1 } else { y }) as i32,
-            month: m,
-            day: d,
-        }
+        Date { year: (if m <= 2 { y + 1 } else { y }) as i32, month: m, day: d }
     }
 
     pub const fn add_days(self, days: i64) -> Date {
@@ -130,10 +118,7 @@ impl Timestamp {
     /// `YYYY-MM-DD hh:mm:ss` (or with `T`), or a bare `YYYY-MM-DD` taken as its midnight.
     /// Empty strings and PHP's zero dates (`0000-00-00 00:00:00`, `-0001-11-30 00:00:00`) mean
     /// "no time" and give `Ok(None)`.
-    pub fn parse_local(
-        s: &str,
-        offset_minutes: Option<i16>,
-    ) -> Result<Option<Timestamp>, InvalidTime> {
+    pub fn parse_local(s: &str, offset_minutes: Option<i16>) -> Result<Option<Timestamp>, InvalidTime> {
         let s = s.trim();
         if s.is_empty() || s.starts_with("0000-00-00") || s.starts_with("-0001-11-30") {
             return Ok(None);
@@ -153,13 +138,7 @@ impl Timestamp {
             }
             _ => return Err(InvalidTime),
         };
-        Ok(Some(Timestamp {
-            date,
-            hour,
-            minute,
-            second,
-            offset_minutes,
-        }))
+        Ok(Some(Timestamp { date, hour, minute, second, offset_minutes }))
     }
 
     /// Unix seconds, shown in the given zone.
@@ -191,11 +170,7 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}T{:02}:{:02}:{:02}",
-            self.date, self.hour, self.minute, self.second
-        )?;
+        write!(f, "{}T{:02}:{:02}:{:02}", self.date, self.hour, self.minute, self.second)?;
         if let Some(off) = self.offset_minutes {
             let sign = if off < 0 { '-' } else { '+' };
             let a = off.unsigned_abs();
@@ -221,50 +196,27 @@ mod tests {
         for days in [-800_000i64, -1, 0, 1, 19_000, 20_000, 2_000_000] {
             assert_eq!(Date::from_days_since_epoch(days).days_since_epoch(), days);
         }
-        assert_eq!(
-            Date::parse("2024-02-29").unwrap().add_days(1).to_string(),
-            "2024-03-01"
-        );
+        assert_eq!(Date::parse("2024-02-29").unwrap().add_days(1).to_string(), "2024-03-01");
         assert!(Date::parse("2023-02-29").is_none());
         assert!(Date::parse("2023-13-01").is_none());
     }
 
     #[test]
     fn local_times() {
-        let t = Timestamp::parse_local("2023-02-13 18:34:18", Some(480))
-            .unwrap()
-            .unwrap();
+        let t = Timestamp::parse_local("2023-02-13 18:34:18", Some(480)).unwrap().unwrap();
         assert_eq!(t.to_string(), "2023-02-13T18:34:18+08:00");
         assert_eq!(t.unix(), Some(1_676_284_458));
-        let naive = Timestamp::parse_local("2023-02-16 23:50:50", None)
-            .unwrap()
-            .unwrap();
+        let naive = Timestamp::parse_local("2023-02-16 23:50:50", None).unwrap().unwrap();
         assert_eq!(naive.to_string(), "2023-02-16T23:50:50");
-        assert_eq!(
-            Timestamp::parse_local("-0001-11-30 00:00:00", Some(480)),
-            Ok(None)
-        );
+        assert_eq!(Timestamp::parse_local("-0001-11-30 00:00:00", Some(480)), Ok(None));
         assert_eq!(Timestamp::parse_local("", Some(480)), Ok(None));
-        for bad in [
-            "2023-02-13 24:00:00",
-            "2023-02-13 18:34",
-            "yesterday",
-            "2023-02-30 00:00:00",
-            "２０２３",
-        ] {
-            assert_eq!(
-                Timestamp::parse_local(bad, Some(480)),
-                Err(InvalidTime),
-                "{bad}"
-            );
+        for bad in ["2023-02-13 24:00:00", "2023-02-13 18:34", "yesterday", "2023-02-30 00:00:00", "２０２３"] {
+            assert_eq!(Timestamp::parse_local(bad, Some(480)), Err(InvalidTime), "{bad}");
         }
     }
 
     #[test]
     fn unix_in_china_time() {
-        assert_eq!(
-            Timestamp::from_unix(1_620_738_080, 480).to_string(),
-            "2021-05-11T21:01:20+08:00"
-        );
+        assert_eq!(Timestamp::from_unix(1_620_738_080, 480).to_string(), "2021-05-11T21:01:20+08:00");
     }
 }

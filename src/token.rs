@@ -51,7 +51,9 @@ pub enum TokenPoll<'t> {
     /// Send this and hand the answer to [`TokenManager::handle_response`].
     Fetch(Request),
     /// Another caller is fetching, or a failed fetch is backing off: look again then.
-    Wait { until_ms: u64 },
+    Wait {
+        until_ms: u64,
+    },
     /// The last fetch failed in a way that waiting will not mend (bad credentials).
     Failed(Error),
 }
@@ -107,10 +109,15 @@ pub fn parse_grant(platform: Platform, body: &str) -> Result<TokenGrant, Error> 
         }
     }
     let (token, expires, refresh) = match answer.data {
-        Some(d) => (d.access_token.or(answer.access_token), d.expires_in.or(answer.expires_in), d.refresh_token.or(answer.refresh_token)),
+        Some(d) => (
+            d.access_token.or(answer.access_token),
+            d.expires_in.or(answer.expires_in),
+            d.refresh_token.or(answer.refresh_token),
+        ),
         None => (answer.access_token, answer.expires_in, answer.refresh_token),
     };
-    let bad = |message: &str| Error::Protocol(ProtocolError::BadTokenResponse { platform, message: String::from(message) });
+    let bad =
+        |message: &str| Error::Protocol(ProtocolError::BadTokenResponse { platform, message: String::from(message) });
     let access_token = normalize::text(token).ok_or_else(|| bad("no access_token"))?.into_owned();
     let expires_in_s = match expires {
         Some(Int(n)) if n > 0 => n as u64,
@@ -261,7 +268,10 @@ impl TokenManager {
     /// The token endpoint's answer.
     pub fn handle_response(&mut self, now_ms: u64, response: &Response) -> Result<(), Error> {
         let kind = self.fetching.take().map(|(_, k)| k);
-        if matches!(self.account.credentials, Credentials::Wechat { .. }) && !self.wechat_classic && response.status == 404 {
+        if matches!(self.account.credentials, Credentials::Wechat { .. })
+            && !self.wechat_classic
+            && response.status == 404
+        {
             // No stable-token endpoint here: fall back to the classic one at once.
             self.wechat_classic = true;
             self.retry_at_ms = now_ms;

@@ -221,9 +221,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 // A float here is an id too large for 64 bits or with a fraction: its exact digits
                 // are already lost, so refuse it rather than pass on a rounded id.
-                Err(E::custom(format!(
-                    "number {v} is not an exact integer id; send it as a string"
-                )))
+                Err(E::custom(format!("number {v} is not an exact integer id; send it as a string")))
             }
         }
         d.deserialize_any(TextVisitor).map(Text)
@@ -266,9 +264,7 @@ impl<'de> Deserialize<'de> for Int {
                 }
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|_| E::custom(format!("{v:?} is not an integer")))
+                v.trim().parse::<i64>().map_err(|_| E::custom(format!("{v:?} is not an integer")))
             }
         }
         d.deserialize_any(IntVisitor).map(Int)
@@ -337,35 +333,21 @@ mod tests {
         .unwrap();
         let list = p.aftersale_infos.unwrap().0;
         assert_eq!(list[0].refund, Some(Int(100)));
-        assert!(matches!(
-            list[0].name.as_ref().unwrap().0,
-            Cow::Borrowed("a")
-        ));
+        assert!(matches!(list[0].name.as_ref().unwrap().0, Cow::Borrowed("a")));
         assert_eq!(p.create_time.unwrap().0, "x"); // first non-null wins
     }
 
     #[test]
     fn errors_name_the_path() {
-        let e = serde_json::from_str::<Probe<'_>>(
-            r#"{"aftersale_infos":[{"refund":1},{"refund":[]}]}"#,
-        )
-        .unwrap_err();
+        let e = serde_json::from_str::<Probe<'_>>(r#"{"aftersale_infos":[{"refund":1},{"refund":[]}]}"#).unwrap_err();
         let msg = clean_message(&e.to_string());
-        assert!(
-            msg.starts_with("aftersale_infos[1].refund: invalid type"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("aftersale_infos[1].refund: invalid type"), "{msg}");
         assert_eq!(msg.matches(" at line ").count(), 1, "{msg}");
     }
 
     #[test]
     fn float_ids_are_refused() {
         assert!(serde_json::from_str::<Text<'_>>("1e30").is_err());
-        assert_eq!(
-            serde_json::from_str::<Text<'_>>("32423523451235145")
-                .unwrap()
-                .0,
-            "32423523451235145"
-        );
+        assert_eq!(serde_json::from_str::<Text<'_>>("32423523451235145").unwrap().0, "32423523451235145");
     }
 }

@@ -19,7 +19,7 @@ use crate::Error;
 pub mod request;
 mod sign;
 
-pub use sign::{sign, sign_string};
+pub use sign::{md5_upper_hex, sign, sign_string};
 
 const PLATFORM: Platform = Platform::Lingxing;
 
@@ -94,29 +94,23 @@ pub(crate) fn check_status(code: Option<Text<'_>>, message: Option<Text<'_>>) ->
     match code.as_ref().map(|t| t.0.trim()) {
         Some("0") | Some("200") => Ok(()),
         Some(c) => Err(normalize::upstream_error(PLATFORM, c, message, classify(c))),
-        None => Err(normalize::upstream_error(
-            PLATFORM,
-            "missing",
-            message,
-            UpstreamClass::Other,
-        )),
+        None => Err(normalize::upstream_error(PLATFORM, "missing", message, UpstreamClass::Other)),
     }
 }
 
 /// Normalizes one page of the after-sale list: one [`AfterSale`] per `item_list` line.
 pub fn parse_page<'a>(body: &'a str, options: NormalizeOptions) -> Result<Page<'a>, Error> {
     let mut records = Vec::new();
+    let mut upstream_index: Vec<u32> = Vec::new();
     let (upstream_count, total);
     if options.include_raw {
         let env: LingxingEnvelope<'a, &'a RawValue> = parse_envelope(body)?;
         let (list, t) = unwrap_envelope(env)?;
         total = t;
         upstream_count = list.len();
-        for (i, (rec, raw)) in parse_records::<LingxingRecord<'a>>(PLATFORM, &list, "data")?
-            .into_iter()
-            .enumerate()
-        {
+        for (i, (rec, raw)) in parse_records::<LingxingRecord<'a>>(PLATFORM, &list, "data")?.into_iter().enumerate() {
             map_record(i, rec, Some(raw), &mut records)?;
+            upstream_index.resize(records.len(), i as u32);
         }
     } else {
         let env: LingxingEnvelope<'a, LingxingRecord<'a>> = parse_envelope(body)?;
@@ -124,27 +118,19 @@ pub fn parse_page<'a>(body: &'a str, options: NormalizeOptions) -> Result<Page<'
         total = t;
         upstream_count = list.len();
         records.reserve(list.len() * 2);
+        upstream_index.reserve(list.len() * 2);
         for (i, rec) in list.into_iter().enumerate() {
             map_record(i, rec, None, &mut records)?;
+            upstream_index.resize(records.len(), i as u32);
         }
     }
-    Ok(Page {
-        records,
-        total,
-        upstream_count,
-    })
+    Ok(Page { upstream_index, records, total, upstream_count })
 }
 
-fn parse_envelope<'a, L: serde::Deserialize<'a>>(
-    body: &'a str,
-) -> Result<LingxingEnvelope<'a, L>, Error> {
-    parse_body(PLATFORM, body).map_err(|e| {
-        match parse_body::<LingxingStatusOnly<'_>>(PLATFORM, body) {
-            Ok(s) if s.code.as_ref().is_some_and(|c| c.0 != "0") => {
-                check_status(s.code, s.message).unwrap_err()
-            }
-            _ => Error::Parse(e),
-        }
+fn parse_envelope<'a, L: serde::Deserialize<'a>>(body: &'a str) -> Result<LingxingEnvelope<'a, L>, Error> {
+    parse_body(PLATFORM, body).map_err(|e| match parse_body::<LingxingStatusOnly<'_>>(PLATFORM, body) {
+        Ok(s) if s.code.as_ref().is_some_and(|c| c.0 != "0") => check_status(s.code, s.message).unwrap_err(),
+        _ => Error::Parse(e),
     })
 }
 
@@ -160,11 +146,7 @@ fn unwrap_envelope<L>(env: LingxingEnvelope<'_, L>) -> Result<(Vec<L>, Option<u6
 fn status_of(kind: Kind, return_status: &str, refunded: bool) -> Status {
     let s = return_status.trim();
     if s.is_empty() {
-        return if kind == Kind::Refund && refunded {
-            Status::Completed
-        } else {
-            Status::Unknown
-        };
+        return if kind == Kind::Refund && refunded { Status::Completed } else { Status::Unknown };
     }
     let lower = s.to_ascii_lowercase();
     match lower.as_str() {
@@ -172,9 +154,7 @@ fn status_of(kind: Kind, return_status: &str, refunded: bool) -> Status {
         "approved" | "authorized" | "authorised" => Status::AwaitingBuyerReturn,
         "in transit" | "intransit" | "shipped" => Status::AwaitingMerchantReceipt,
         "received" | "unit returned to inventory" | "returned" => Status::Refunding,
-        "completed" | "complete" | "closed-completed" | "refunded" | "reimbursed" => {
-            Status::Completed
-        }
+        "completed" | "complete" | "closed-completed" | "refunded" | "reimbursed" => Status::Completed,
         "rejected" | "denied" | "declined" => Status::Rejected,
         "cancelled" | "canceled" => Status::Cancelled,
         "closed" => Status::Closed,
@@ -189,15 +169,8 @@ fn map_record<'a>(
     out: &mut Vec<AfterSale<'a>>,
 ) -> Result<(), Error> {
     let order_id = text(rec.amazon_order_id);
-    let ctx = RecordCtx {
-        platform: PLATFORM,
-        index,
-        id: order_id.as_deref(),
-    };
-    let marketplace = rec
-        .seller_country
-        .as_ref()
-        .and_then(|c| money::marketplace_currency(&c.0));
+    let ctx = RecordCtx { platform: PLATFORM, index, id: order_id.as_deref() };
+    let marketplace = rec.seller_country.as_ref().and_then(|c| money::marketplace_currency(&c.0));
     let lines = rec.item_list.map(|l| l.0).unwrap_or_default();
     if lines.is_empty() {
         return Err(ctx.invalid(
@@ -212,11 +185,7 @@ fn map_record<'a>(
             .or_else(|| text(line.md5_new))
             .or_else(|| text(line.md5))
             .ok_or_else(|| {
-                ctx.invalid(
-                    "item_list.item_identifier",
-                    "",
-                    "missing, and so are md5_v2, md5_new and md5",
-                )
+                ctx.invalid("item_list.item_identifier", "", "missing, and so are md5_v2, md5_new and md5")
             })?;
         let after_type = text(line.after_type);
         let kind = match after_type.as_deref().map(str::trim) {
@@ -224,39 +193,23 @@ fn map_record<'a>(
             Some("2") => Kind::ReturnRefund,
             Some("3") => Kind::Exchange,
             Some(name) => crate::xiaoe::kind_from_chinese(name).ok_or_else(|| {
-                ctx.invalid(
-                    "item_list.after_type",
-                    name,
-                    "unknown after-sale type (expected 退款, 退货 or 换货)",
-                )
+                ctx.invalid("item_list.after_type", name, "unknown after-sale type (expected 退款, 退货 or 换货)")
             })?,
             None => return Err(ctx.invalid("item_list.after_type", "", "missing")),
         };
-        let fallback_symbol = text(line.refund_currency_icon)
-            .or_else(|| text(rec.total_refund_amount_currency_code.clone()));
+        let fallback_symbol =
+            text(line.refund_currency_icon).or_else(|| text(rec.total_refund_amount_currency_code.clone()));
         let refund = match text(line.refund_amount) {
             None => None,
-            Some(amount) => Some(refund_money(
-                &ctx,
-                amount,
-                fallback_symbol.as_deref(),
-                marketplace,
-            )?),
+            Some(amount) => Some(refund_money(&ctx, amount, fallback_symbol.as_deref(), marketplace)?),
         };
         let status_text = line.return_status.map(|t| t.0).unwrap_or(Cow::Borrowed(""));
-        let status = status_of(
-            kind,
-            &status_text,
-            refund.as_ref().is_some_and(|m| m.minor > 0),
-        );
+        let status = status_of(kind, &status_text, refund.as_ref().is_some_and(|m| m.minor > 0));
         let after_time = ctx.time("item_list.after_time", &line.after_time, None)?;
         let carrier = text(line.carriers);
         let waybill = text(line.waybill_number);
         let return_logistics = if carrier.is_some() || waybill.is_some() {
-            Some(ReturnLogistics {
-                carrier,
-                waybill_id: waybill,
-            })
+            Some(ReturnLogistics { carrier, waybill_id: waybill })
         } else {
             None
         };
@@ -269,11 +222,7 @@ fn map_record<'a>(
             status,
             overdue: false,
             status_raw: Some(StatusRaw::Text(status_text)),
-            refunded_at: if kind == Kind::Refund && refund.is_some() {
-                after_time
-            } else {
-                None
-            },
+            refunded_at: if kind == Kind::Refund && refund.is_some() { after_time } else { None },
             refund,
             requested: None,
             items: alloc::vec![Item {
@@ -308,9 +257,7 @@ fn refund_money<'a>(
 ) -> Result<Money<'a>, Error> {
     match amount {
         Cow::Borrowed(s) => refund_from_str(ctx, s, fallback_symbol, marketplace),
-        Cow::Owned(s) => {
-            refund_from_str(ctx, &s, fallback_symbol, marketplace).map(Money::into_owned)
-        }
+        Cow::Owned(s) => refund_from_str(ctx, &s, fallback_symbol, marketplace).map(Money::into_owned),
     }
 }
 
@@ -322,16 +269,8 @@ fn refund_from_str<'s>(
 ) -> Result<Money<'s>, Error> {
     let bad = |reason| ctx.invalid("item_list.refund_amount", amount, reason);
     let parsed = money::split_amount(amount).map_err(|e| bad(e.reason()))?;
-    let symbol = if parsed.symbol.is_empty() {
-        fallback_symbol.unwrap_or("")
-    } else {
-        parsed.symbol
-    };
+    let symbol = if parsed.symbol.is_empty() { fallback_symbol.unwrap_or("") } else { parsed.symbol };
     let currency = money::resolve_currency(symbol, marketplace).map_err(|e| bad(e.reason()))?;
     let minor = money::to_minor(&parsed.digits, currency.exponent).map_err(|e| bad(e.reason()))?;
-    Ok(Money {
-        currency,
-        minor,
-        decimal: Decimal::Given(parsed.digits),
-    })
+    Ok(Money { currency, minor, decimal: Decimal::Given(parsed.digits) })
 }

@@ -78,7 +78,13 @@ impl LingxingAfterSaleList {
     }
 
     /// The signed request: the query carries `access_token`, `app_key`, `timestamp`, `sign`.
-    pub fn to_request(&self, base_url: &str, app_id: &str, access_token: &str, now_unix_s: u64) -> Result<Request, Error> {
+    pub fn to_request(
+        &self,
+        base_url: &str,
+        app_id: &str,
+        access_token: &str,
+        now_unix_s: u64,
+    ) -> Result<Request, Error> {
         signed_post(base_url, LIST_PATH, self.body(), app_id, access_token, now_unix_s)
     }
 }

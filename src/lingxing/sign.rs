@@ -42,17 +42,50 @@ pub fn sign_string(params: &Map<String, Value>) -> Result<String, Error> {
             Value::Number(n) => {
                 let _ = write!(out, "{n}");
             }
-            // serde_json's Map is ordered by key here (no `preserve_order`), so nested objects
-            // print with sorted keys, as Lingxing's servers expect.
-            Value::Array(_) | Value::Object(_) => {
-                let json = serde_json::to_string(value)
-                    .map_err(|_| SignError::UnsignableValue { key: key.clone() })?;
-                out.push_str(&json);
-            }
+            Value::Array(_) | Value::Object(_) => write_sorted_json(&mut out, value, key)?,
             Value::Null => unreachable!("skipped above"),
         }
     }
     Ok(out)
+}
+
+/// Compact JSON with object keys in byte order, written out here rather than trusting
+/// `serde_json::Map`'s order, which a `preserve_order` feature elsewhere in a build would change.
+fn write_sorted_json(out: &mut String, value: &Value, key: &str) -> Result<(), Error> {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted_json(out, item, key)?;
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_scalar_json(out, &Value::String(k.clone()), key)?;
+                out.push(':');
+                write_sorted_json(out, &map[k.as_str()], key)?;
+            }
+            out.push('}');
+        }
+        scalar => write_scalar_json(out, scalar, key)?,
+    }
+    Ok(())
+}
+
+fn write_scalar_json(out: &mut String, value: &Value, key: &str) -> Result<(), Error> {
+    let json = serde_json::to_string(value).map_err(|_| SignError::UnsignableValue { key: String::from(key) })?;
+    out.push_str(&json);
+    Ok(())
 }
 
 /// MD5 of the sign string as upper-case hex.
@@ -68,10 +101,7 @@ pub fn md5_upper_hex(s: &str) -> String {
 /// The Base64 sign of `params` (every signed key: `access_token`, `app_key`, `timestamp` and the
 /// request's own parameters), not URL-encoded.
 pub fn sign(params: &Map<String, Value>, app_id: &str) -> Result<String, Error> {
-    let key: [u8; 16] = app_id
-        .as_bytes()
-        .try_into()
-        .map_err(|_| SignError::AppIdLength { len: app_id.len() })?;
+    let key: [u8; 16] = app_id.as_bytes().try_into().map_err(|_| SignError::AppIdLength { len: app_id.len() })?;
     let hex = md5_upper_hex(&sign_string(params)?);
     let cipher = Aes128::new(GenericArray::from_slice(&key));
     // PKCS#5/7: always pad, with the pad length as the pad byte.

@@ -34,11 +34,7 @@ wire_struct! {
 }
 
 /// `errcode` 0 or absent is success (WeChat omits it on some successful answers).
-pub(crate) fn check_status(
-    platform: Platform,
-    errcode: Option<Int>,
-    errmsg: Option<Text<'_>>,
-) -> Result<(), Error> {
+pub(crate) fn check_status(platform: Platform, errcode: Option<Int>, errmsg: Option<Text<'_>>) -> Result<(), Error> {
     match errcode {
         None | Some(Int(0)) => Ok(()),
         Some(Int(c)) => Err(normalize::upstream_error(platform, c, errmsg, classify(c))),
@@ -46,15 +42,9 @@ pub(crate) fn check_status(
 }
 
 /// On a body that does not parse as the success shape, report the upstream's error if it is one.
-pub(crate) fn error_or_parse(
-    platform: Platform,
-    body: &str,
-    parse: crate::error::ParseError,
-) -> Error {
+pub(crate) fn error_or_parse(platform: Platform, body: &str, parse: crate::error::ParseError) -> Error {
     match normalize::parse_body::<WechatStatus<'_>>(platform, body) {
-        Ok(s) if s.errcode.is_some_and(|c| c.0 != 0) => {
-            check_status(platform, s.errcode, s.errmsg).unwrap_err()
-        }
+        Ok(s) if s.errcode.is_some_and(|c| c.0 != 0) => check_status(platform, s.errcode, s.errmsg).unwrap_err(),
         _ => Error::Parse(parse),
     }
 }

@@ -67,16 +67,9 @@ pub fn parse_page<'a>(body: &'a str, options: NormalizeOptions) -> Result<Page<'
             parse_body(PLATFORM, body).map_err(|e| super::error_or_parse(PLATFORM, body, e))?;
         super::check_status(PLATFORM, env.errcode, env.errmsg)?;
         let list = env.aftersale_infos.map(|l| l.0).unwrap_or_default();
-        list.into_iter()
-            .enumerate()
-            .map(|(i, rec)| map_after_sale(i, rec, None))
-            .collect::<Result<Vec<_>, _>>()?
+        list.into_iter().enumerate().map(|(i, rec)| map_after_sale(i, rec, None)).collect::<Result<Vec<_>, _>>()?
     };
-    Ok(Page {
-        total: Some(records.len() as u64),
-        upstream_count: records.len(),
-        records,
-    })
+    Ok(Page { upstream_index: Vec::new(), total: Some(records.len() as u64), upstream_count: records.len(), records })
 }
 
 fn map_after_sale<'a>(
@@ -93,11 +86,7 @@ fn map_after_sale<'a>(
         (None, None) => match order_id.as_deref().or(out_order_id.as_deref()) {
             Some(order) => Cow::Owned(format!("{order}#{}", index + 1)),
             None => {
-                let ctx = RecordCtx {
-                    platform: PLATFORM,
-                    index,
-                    id: None,
-                };
+                let ctx = RecordCtx { platform: PLATFORM, index, id: None };
                 return Err(ctx.invalid(
                     "aftersale_id",
                     "",
@@ -106,18 +95,12 @@ fn map_after_sale<'a>(
             }
         },
     };
-    let ctx = RecordCtx {
-        platform: PLATFORM,
-        index,
-        id: Some(&aftersale_id),
-    };
+    let ctx = RecordCtx { platform: PLATFORM, index, id: Some(&aftersale_id) };
     let kind = match rec.r#type {
         Some(Int(1)) => Kind::Refund,
         Some(Int(2)) => Kind::ReturnRefund,
         Some(Int(3)) => Kind::Exchange,
-        Some(Int(n)) => {
-            return Err(ctx.invalid("type", n, "unknown after-sale type (expected 1, 2 or 3)"))
-        }
+        Some(Int(n)) => return Err(ctx.invalid("type", n, "unknown after-sale type (expected 1, 2 or 3)")),
         None => return Err(ctx.invalid("type", "", "missing")),
     };
     let (status, overdue, status_raw) = match rec.status {
@@ -153,11 +136,7 @@ fn map_after_sale<'a>(
         reason: text(rec.refund_reason),
         buyer_note: None,
         merchant_note: None,
-        buyer: Buyer {
-            openid: text(rec.openid),
-            user_id: None,
-            nickname: None,
-        },
+        buyer: Buyer { openid: text(rec.openid), user_id: None, nickname: None },
         return_logistics: None,
         exchange_order_id: None,
         created_at: ctx.china_time("create_time", &rec.create_time)?,

@@ -9,8 +9,7 @@ use serde::de::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::model::{
-    Address, Buyer, Delivery, Order, OrderItem, OrderPrice, OrderStatus, Payment, Platform,
-    ShippedItem, StatusRaw,
+    Address, Buyer, Delivery, Order, OrderItem, OrderPrice, OrderStatus, Payment, Platform, ShippedItem, StatusRaw,
 };
 use crate::normalize::{self, parse_body, text, NormalizeOptions, RecordCtx};
 use crate::wire::{wire_struct, Flag, Int, List, Text};
@@ -182,9 +181,7 @@ pub fn parse_order<'a>(body: &'a str, options: NormalizeOptions) -> Result<Order
     let env: WechatStoreEnvelope<'a> =
         parse_body(PLATFORM, body).map_err(|e| super::error_or_parse(PLATFORM, body, e))?;
     super::check_status(PLATFORM, env.errcode, env.errmsg)?;
-    let raw = env
-        .order
-        .ok_or_else(|| normalize::missing(PLATFORM, body, "order"))?;
+    let raw = env.order.ok_or_else(|| normalize::missing(PLATFORM, body, "order"))?;
     let order: WechatStoreOrder<'a> = serde_json::from_str(raw.get()).map_err(|e| {
         let mut err = normalize::parse_error(PLATFORM, raw.get(), &e);
         err.message = alloc::format!("order.{}", err.message);
@@ -195,42 +192,27 @@ pub fn parse_order<'a>(body: &'a str, options: NormalizeOptions) -> Result<Order
 
 fn map_order<'a>(o: WechatStoreOrder<'a>, raw: Option<&'a RawValue>) -> Result<Order<'a>, Error> {
     let order_id = text(o.order_id);
-    let ctx = RecordCtx {
-        platform: PLATFORM,
-        index: 0,
-        id: order_id.as_deref(),
-    };
-    let order_id = order_id
-        .clone()
-        .ok_or_else(|| ctx.invalid("order.order_id", "", "missing"))?;
+    let ctx = RecordCtx { platform: PLATFORM, index: 0, id: order_id.as_deref() };
+    let order_id = order_id.clone().ok_or_else(|| ctx.invalid("order.order_id", "", "missing"))?;
     let detail = o.order_detail;
     let (products, pay, price, delivery) = match detail {
-        Some(d) => (
-            d.product_infos.map(|l| l.0).unwrap_or_default(),
-            d.pay_info,
-            d.price_info,
-            d.delivery_info,
-        ),
+        Some(d) => (d.product_infos.map(|l| l.0).unwrap_or_default(), d.pay_info, d.price_info, d.delivery_info),
         None => (Vec::new(), None, None, None),
     };
     let mut items = Vec::with_capacity(products.len());
     for p in products {
-        let sku_info = p
-            .sku_attrs
-            .map(|l| l.0)
-            .filter(|a| !a.is_empty())
-            .map(|attrs| {
-                let mut s = String::new();
-                for (i, a) in attrs.iter().enumerate() {
-                    if i > 0 {
-                        s.push_str("; ");
-                    }
-                    s.push_str(a.attr_key.as_ref().map(|t| t.0.trim()).unwrap_or(""));
-                    s.push_str(": ");
-                    s.push_str(a.attr_value.as_ref().map(|t| t.0.trim()).unwrap_or(""));
+        let sku_info = p.sku_attrs.map(|l| l.0).filter(|a| !a.is_empty()).map(|attrs| {
+            let mut s = String::new();
+            for (i, a) in attrs.iter().enumerate() {
+                if i > 0 {
+                    s.push_str("; ");
                 }
-                Cow::Owned(s)
-            });
+                s.push_str(a.attr_key.as_ref().map(|t| t.0.trim()).unwrap_or(""));
+                s.push_str(": ");
+                s.push_str(a.attr_value.as_ref().map(|t| t.0.trim()).unwrap_or(""));
+            }
+            Cow::Owned(s)
+        });
         items.push(OrderItem {
             product_id: text(p.product_id),
             sku_id: text(p.sku_id),
@@ -240,12 +222,9 @@ fn map_order<'a>(o: WechatStoreOrder<'a>, raw: Option<&'a RawValue>) -> Result<O
             // The seed's example has a leading space in thumb_img.
             image_url: text(p.thumb_img).map(trim_cow),
             sku_info,
-            on_aftersale_quantity: ctx
-                .count("product_infos.on_aftersale_sku_cnt", p.on_aftersale_sku_cnt)?,
-            finished_aftersale_quantity: ctx.count(
-                "product_infos.finish_aftersale_sku_cnt",
-                p.finish_aftersale_sku_cnt,
-            )?,
+            on_aftersale_quantity: ctx.count("product_infos.on_aftersale_sku_cnt", p.on_aftersale_sku_cnt)?,
+            finished_aftersale_quantity: ctx
+                .count("product_infos.finish_aftersale_sku_cnt", p.finish_aftersale_sku_cnt)?,
         });
     }
     let price = match price {
@@ -281,11 +260,7 @@ fn map_order<'a>(o: WechatStoreOrder<'a>, raw: Option<&'a RawValue>) -> Result<O
                 national_code: text(a.national_code),
             });
             let (carrier, waybill_id, shipped) = match d.delivery_product_info {
-                Some(p) => (
-                    text(p.delivery_id),
-                    text(p.waybill_id),
-                    p.product_infos.map(|l| l.0).unwrap_or_default(),
-                ),
+                Some(p) => (text(p.delivery_id), text(p.waybill_id), p.product_infos.map(|l| l.0).unwrap_or_default()),
                 None => (None, None, Vec::new()),
             };
             let mut shipped_items = Vec::with_capacity(shipped.len());
@@ -293,23 +268,17 @@ fn map_order<'a>(o: WechatStoreOrder<'a>, raw: Option<&'a RawValue>) -> Result<O
                 shipped_items.push(ShippedItem {
                     product_id: text(s.product_id),
                     sku_id: text(s.sku_id),
-                    quantity: ctx.count(
-                        "delivery_product_info.product_infos.product_cnt",
-                        s.product_cnt,
-                    )?,
+                    quantity: ctx.count("delivery_product_info.product_infos.product_cnt", s.product_cnt)?,
                 });
             }
             let delivery = Delivery {
                 method: text(d.delivery_method),
-                shipping_method: d
-                    .express_fee
-                    .and_then(|f| f.0.into_iter().find_map(|e| text(e.shipping_method))),
+                shipping_method: d.express_fee.and_then(|f| f.0.into_iter().find_map(|e| text(e.shipping_method))),
                 carrier,
                 waybill_id,
                 shipped_items,
                 delivered_at: ctx.china_time("delivery_info.delivery_time", &d.delivery_time)?,
-                ship_done_at: ctx
-                    .unix_china_time("delivery_info.ship_done_time", &d.ship_done_time)?,
+                ship_done_at: ctx.unix_china_time("delivery_info.ship_done_time", &d.ship_done_time)?,
             };
             (Some(delivery), address)
         }
@@ -322,11 +291,7 @@ fn map_order<'a>(o: WechatStoreOrder<'a>, raw: Option<&'a RawValue>) -> Result<O
     let aftersale_ids = o
         .aftersale_detail
         .and_then(|d| d.aftersale_order_list)
-        .map(|l| {
-            l.0.into_iter()
-                .filter_map(|r| text(r.aftersale_order_id))
-                .collect()
-        })
+        .map(|l| l.0.into_iter().filter_map(|r| text(r.aftersale_order_id)).collect())
         .unwrap_or_default();
     let (buyer_note, merchant_note) = match o.ext_info {
         Some(e) => (text(e.customer_notes), text(e.merchant_notes)),
@@ -343,11 +308,7 @@ fn map_order<'a>(o: WechatStoreOrder<'a>, raw: Option<&'a RawValue>) -> Result<O
         delivery,
         address,
         aftersale_ids,
-        buyer: Buyer {
-            openid: text(o.openid),
-            user_id: None,
-            nickname: None,
-        },
+        buyer: Buyer { openid: text(o.openid), user_id: None, nickname: None },
         buyer_note,
         merchant_note,
         created_at: ctx.china_time("create_time", &o.create_time)?,

@@ -102,12 +102,7 @@ fn check_status(code: Option<Int>, msg: Option<Text<'_>>) -> Result<(), Error> {
     match code {
         Some(Int(0)) => Ok(()),
         Some(Int(c)) => Err(normalize::upstream_error(PLATFORM, c, msg, classify(c))),
-        None => Err(normalize::upstream_error(
-            PLATFORM,
-            "missing",
-            msg,
-            UpstreamClass::Other,
-        )),
+        None => Err(normalize::upstream_error(PLATFORM, "missing", msg, UpstreamClass::Other)),
     }
 }
 
@@ -122,52 +117,31 @@ pub fn parse_page<'a>(body: &'a str, options: NormalizeOptions) -> Result<Page<'
             .enumerate()
             .map(|(i, (rec, raw))| map_after_sale(i, rec, Some(raw)))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            upstream_count: records.len(),
-            records,
-            total,
-        })
+        Ok(Page { upstream_index: Vec::new(), upstream_count: records.len(), records, total })
     } else {
         let env: XiaoeEnvelope<'a, XiaoeAfterSale<'a>> = parse_envelope(body)?;
         let (list, total) = unwrap_envelope(body, env)?;
-        let records = list
-            .into_iter()
-            .enumerate()
-            .map(|(i, rec)| map_after_sale(i, rec, None))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            upstream_count: records.len(),
-            records,
-            total,
-        })
+        let records =
+            list.into_iter().enumerate().map(|(i, rec)| map_after_sale(i, rec, None)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { upstream_index: Vec::new(), upstream_count: records.len(), records, total })
     }
 }
 
-fn parse_envelope<'a, L: serde::Deserialize<'a>>(
-    body: &'a str,
-) -> Result<XiaoeEnvelope<'a, L>, Error> {
-    parse_body(PLATFORM, body).map_err(|e| {
-        match parse_body::<XiaoeStatusOnly<'_>>(PLATFORM, body) {
-            Ok(s) if s.code.is_some_and(|c| c.0 != 0) => check_status(s.code, s.msg).unwrap_err(),
-            _ => Error::Parse(e),
-        }
+fn parse_envelope<'a, L: serde::Deserialize<'a>>(body: &'a str) -> Result<XiaoeEnvelope<'a, L>, Error> {
+    parse_body(PLATFORM, body).map_err(|e| match parse_body::<XiaoeStatusOnly<'_>>(PLATFORM, body) {
+        Ok(s) if s.code.is_some_and(|c| c.0 != 0) => check_status(s.code, s.msg).unwrap_err(),
+        _ => Error::Parse(e),
     })
 }
 
-fn unwrap_envelope<'a, L>(
-    body: &str,
-    env: XiaoeEnvelope<'a, L>,
-) -> Result<(Vec<L>, Option<u64>), Error> {
+fn unwrap_envelope<'a, L>(body: &str, env: XiaoeEnvelope<'a, L>) -> Result<(Vec<L>, Option<u64>), Error> {
     check_status(env.code, env.msg)?;
-    let data = env
-        .data
-        .ok_or_else(|| normalize::missing(PLATFORM, body, "data"))?;
+    let data = env.data.ok_or_else(|| normalize::missing(PLATFORM, body, "data"))?;
     let list = data.list.map(|l| l.0).unwrap_or_default();
     let total = match data.row_count {
-        Some(Int(n)) => Some(
-            u64::try_from(n)
-                .map_err(|_| normalize::missing(PLATFORM, body, "a non-negative data.row_count"))?,
-        ),
+        Some(Int(n)) => {
+            Some(u64::try_from(n).map_err(|_| normalize::missing(PLATFORM, body, "a non-negative data.row_count"))?)
+        }
         None => None,
     };
     Ok((list, total))
@@ -191,19 +165,9 @@ fn kind_of(ctx: &RecordCtx<'_>, rec: &XiaoeAfterSale<'_>) -> Result<Kind, Error>
         return Ok(Kind::Exchange);
     }
     match (&rec.sale_type, &rec.sale_type_name) {
-        (Some(Int(n)), _) => Err(ctx.invalid(
-            "sale_type",
-            n,
-            "unknown after-sale type (expected 1, 2 or 3)",
-        )),
-        (None, Some(Text(name))) => {
-            Err(ctx.invalid("sale_type_name", name, "unknown after-sale type name"))
-        }
-        (None, None) => Err(ctx.invalid(
-            "sale_type",
-            "",
-            "missing: neither sale_type nor sale_type_name given",
-        )),
+        (Some(Int(n)), _) => Err(ctx.invalid("sale_type", n, "unknown after-sale type (expected 1, 2 or 3)")),
+        (None, Some(Text(name))) => Err(ctx.invalid("sale_type_name", name, "unknown after-sale type name")),
+        (None, None) => Err(ctx.invalid("sale_type", "", "missing: neither sale_type nor sale_type_name given")),
     }
 }
 
@@ -227,14 +191,9 @@ fn map_after_sale<'a>(
     raw: Option<&'a RawValue>,
 ) -> Result<AfterSale<'a>, Error> {
     let id = text(rec.aftersale_id.clone());
-    let ctx = RecordCtx {
-        platform: PLATFORM,
-        index,
-        id: id.as_deref(),
-    };
-    let aftersale_id = id
-        .clone()
-        .ok_or_else(|| ctx.invalid("aftersale_id", "", "missing: every after-sale needs its id"))?;
+    let ctx = RecordCtx { platform: PLATFORM, index, id: id.as_deref() };
+    let aftersale_id =
+        id.clone().ok_or_else(|| ctx.invalid("aftersale_id", "", "missing: every after-sale needs its id"))?;
     let kind = kind_of(&ctx, &rec)?;
     let (status, overdue, status_raw) = match rec.state {
         Some(Int(code)) => {
@@ -254,13 +213,7 @@ fn map_after_sale<'a>(
     for g in goods {
         items.push(Item {
             product_id: text(g.resource_id),
-            sku_id: text(g.sku_id).or_else(|| {
-                if single {
-                    text(rec.sku_id.clone())
-                } else {
-                    None
-                }
-            }),
+            sku_id: text(g.sku_id).or_else(|| if single { text(rec.sku_id.clone()) } else { None }),
             name: text(g.goods_name),
             quantity: ctx.count("goods_list.buy_num", g.buy_num)?,
             unit_price: ctx.fen("goods_list.goods_price", g.goods_price)?,
@@ -295,11 +248,7 @@ fn map_after_sale<'a>(
         reason: text(rec.reason),
         buyer_note: text(rec.remark),
         merchant_note: text(rec.merchant_remark),
-        buyer: Buyer {
-            openid: None,
-            user_id: text(rec.user_id),
-            nickname: text(rec.nick_name),
-        },
+        buyer: Buyer { openid: None, user_id: text(rec.user_id), nickname: text(rec.nick_name) },
         return_logistics: None,
         exchange_order_id: None,
         created_at,

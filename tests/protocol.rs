@@ -1,0 +1,510 @@
+//! The protocol state machines driven against scripted upstreams in simulated time: no sockets,
+//! no sleeping. Each test states what it proves: exactly-once delivery under faults, the number
+//! of requests and token fetches, and pacing close to the minimum a rate limit allows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aftersale::account::{Account, Credentials, Secret};
+use aftersale::call::{AccountState, CallAction, CallSpec, UpstreamCall};
+use aftersale::http::{Request, Response};
+use aftersale::pacing::RateLimit;
+use aftersale::paginate::Pager;
+use aftersale::query::ListQuery;
+use aftersale::{normalize_page, Date, NormalizeOptions, Platform};
+use serde_json::{json, Value};
+
+fn date(s: &str) -> Date {
+    Date::parse(s).unwrap()
+}
+
+/// A scripted Xiaoe/Lingxing upstream: holds records, enforces tokens, injects faults.
+struct ScriptedUpstream {
+    platform: Platform,
+    /// (date, id) — sorted newest first for Xiaoe.
+    records: Vec<(Date, String)>,
+    tokens: HashMap<String, u32>,
+    token_max_uses: u32,
+    next_token: u32,
+    token_fetches: u32,
+    data_calls: u32,
+    throttle_next: u32,
+    fail_next: u32,
+    /// After this many data calls, insert records at the front of the sort order.
+    grow_at: Option<(u32, usize)>,
+    /// Latency of every answer, in ms of simulated time.
+    latency_ms: u64,
+    /// Window limit the upstream enforces itself: (limit, window_ms), with send times.
+    window: Option<(usize, u64)>,
+    sends: Vec<u64>,
+    throttled: u32,
+}
+
+impl ScriptedUpstream {
+    fn new(platform: Platform, n: usize) -> Self {
+        let start = date("2023-01-01");
+        let mut records: Vec<(Date, String)> =
+            (0..n).map(|i| (start.add_days((i % 28) as i64), format!("R{i:06}"))).collect();
+        records.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        ScriptedUpstream {
+            platform,
+            records,
+            tokens: HashMap::new(),
+            token_max_uses: u32::MAX,
+            next_token: 0,
+            token_fetches: 0,
+            data_calls: 0,
+            throttle_next: 0,
+            fail_next: 0,
+            grow_at: None,
+            latency_ms: 1,
+            window: None,
+            sends: Vec::new(),
+            throttled: 0,
+        }
+    }
+
+    fn answer(&mut self, now: u64, req: &Request) -> Response {
+        let path = req.url.split('?').next().unwrap().to_string();
+        if path.ends_with("/token") || path.ends_with("/access-token") || path.ends_with("/refresh") {
+            self.token_fetches += 1;
+            self.next_token += 1;
+            let token = format!("tok{}", self.next_token);
+            self.tokens.insert(token.clone(), 0);
+            return Response::ok(match self.platform {
+                Platform::Lingxing => json!({"code":"200","msg":"OK","data":{"access_token":token,"refresh_token":format!("r{token}"),"expires_in":7199}}),
+                _ => json!({"code":0,"msg":"ok","data":{"access_token":token,"expires_in":7200}}),
+            }
+            .to_string());
+        }
+        self.data_calls += 1;
+        if let Some((limit, window)) = self.window {
+            self.sends.retain(|&t| t + window > now);
+            if self.sends.len() >= limit {
+                self.throttled += 1;
+                return Response::ok(json!({"code":2054,"msg":"too many requests"}).to_string());
+            }
+            self.sends.push(now);
+        }
+        if self.throttle_next > 0 {
+            self.throttle_next -= 1;
+            self.throttled += 1;
+            return match self.platform {
+                Platform::Lingxing => Response::ok(json!({"code":3001008,"message":"rate limited"}).to_string()),
+                _ => Response::ok(json!({"code":2054,"msg":"too many requests"}).to_string()),
+            };
+        }
+        if self.fail_next > 0 {
+            self.fail_next -= 1;
+            return Response { status: 503, body: "<html>busy</html>".into(), retry_after_ms: None };
+        }
+        if let Some((at, add)) = self.grow_at {
+            if self.data_calls > at {
+                self.grow_at = None;
+                for i in 0..add {
+                    // Newest date: sorts to the front.
+                    self.records.insert(0, (date("2023-01-28"), format!("NEW{i:04}")));
+                }
+            }
+        }
+        let (token, params): (String, Value) = match self.platform {
+            Platform::Lingxing => {
+                let q = req.url.split('?').nth(1).unwrap_or("");
+                let token = q.split('&').find_map(|kv| kv.strip_prefix("access_token=")).unwrap_or("").to_string();
+                (token, serde_json::from_slice(&req.body).unwrap())
+            }
+            _ => {
+                let v: Value = serde_json::from_slice(&req.body).unwrap();
+                (v["access_token"].as_str().unwrap_or("").to_string(), v)
+            }
+        };
+        let expired = match self.tokens.get_mut(&token) {
+            Some(uses) if *uses < self.token_max_uses => {
+                *uses += 1;
+                false
+            }
+            _ => true,
+        };
+        if expired {
+            return Response::ok(
+                match self.platform {
+                    Platform::Lingxing => json!({"code":2001003,"message":"access token is missing or expired"}),
+                    _ => json!({"code":2008,"msg":"access_token expired"}),
+                }
+                .to_string(),
+            );
+        }
+        match self.platform {
+            Platform::Xiaoe => {
+                let range = params["created_at"].as_str().unwrap();
+                let (a, b) = range.split_once("||").unwrap();
+                let (from, to) = (date(a), date(b));
+                let in_range: Vec<&(Date, String)> =
+                    self.records.iter().filter(|(d, _)| *d >= from && *d <= to).collect();
+                let size = params["page_size"].as_u64().unwrap() as usize;
+                let index = params["page_index"].as_u64().unwrap() as usize;
+                let list: Vec<Value> = in_range
+                    .iter()
+                    .skip((index - 1) * size)
+                    .take(size)
+                    .map(|(d, id)| json!({"aftersale_id": id, "sale_type": 1, "state": 13, "created_at": format!("{d} 10:00:00"), "refund_money": 100}))
+                    .collect();
+                Response::ok(json!({"code":0,"msg":"ok","data":{"list":list,"row_count":in_range.len()}}).to_string())
+            }
+            Platform::Lingxing => {
+                let from = date(params["start_date"].as_str().unwrap());
+                let to = date(params["end_date"].as_str().unwrap());
+                let in_range: Vec<&(Date, String)> =
+                    self.records.iter().filter(|(d, _)| *d >= from && *d < to).collect();
+                let offset = params["offset"].as_u64().unwrap() as usize;
+                let length = params["length"].as_u64().unwrap() as usize;
+                let data: Vec<Value> = in_range
+                    .iter()
+                    .skip(offset)
+                    .take(length)
+                    .map(|(d, id)| json!({"id": 1, "amazon_order_id": "113-1", "seller_country": "US 美国", "item_list": [
+                        {"item_identifier": format!("{id}-a"), "after_type": "退款", "after_time": format!("{d} 10:00:00"), "refund_amount": "-$1.00"},
+                        {"item_identifier": format!("{id}-b"), "after_type": "退货", "after_time": format!("{d} 10:00:00"), "refund_amount": ""}
+                    ]}))
+                    .collect();
+                Response::ok(json!({"code":0,"message":"success","data":data,"total":in_range.len()}).to_string())
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// Every upstream key a full pagination of [from, to) must deliver.
+    fn truth(&self, from: Date, to: Date) -> Vec<String> {
+        let mut ids = Vec::new();
+        for (d, id) in &self.records {
+            if *d >= from && *d < to {
+                match self.platform {
+                    Platform::Lingxing => {
+                        ids.push(format!("{id}-a"));
+                        ids.push(format!("{id}-b"));
+                    }
+                    _ => ids.push(id.clone()),
+                }
+            }
+        }
+        ids.sort();
+        ids
+    }
+}
+
+fn account(platform: Platform) -> Account {
+    match platform {
+        Platform::Xiaoe => Account::new(Credentials::Xiaoe {
+            app_id: "app".into(),
+            client_id: Secret::new("client"),
+            secret_key: Secret::new("key"),
+        }),
+        Platform::Lingxing => {
+            Account::new(Credentials::Lingxing { app_id: "ak_simulator0001".into(), app_secret: Secret::new("s") })
+        }
+        _ => unreachable!(),
+    }
+    .with_base_url("http://127.0.0.1:1")
+}
+
+/// A deterministic "random" source for backoff jitter.
+struct Jitter(u32);
+impl Jitter {
+    fn next(&mut self) -> u32 {
+        self.0 = self.0.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        self.0 >> 8
+    }
+}
+
+/// Drives one call to completion in simulated time; returns the response and the new clock.
+fn drive_call(
+    acct: &mut AccountState,
+    up: &mut ScriptedUpstream,
+    spec: CallSpec,
+    mut now: u64,
+    jitter: &mut Jitter,
+) -> (Result<Response, aftersale::Error>, u64) {
+    let mut call = UpstreamCall::new(spec);
+    for _ in 0..10_000 {
+        match call.poll(acct, now) {
+            CallAction::Send(req) => {
+                let resp = up.answer(now, &req);
+                now += up.latency_ms;
+                call.handle_response(acct, now, jitter.next(), Ok(resp));
+            }
+            CallAction::Wait { until_ms } => {
+                assert!(until_ms > now, "a wait must move time forward");
+                now = until_ms;
+            }
+            CallAction::Done(r) => return (r, now),
+        }
+    }
+    panic!("call did not finish");
+}
+
+/// Pages through a whole query; returns delivered upstream keys (in order) and the end time.
+fn paginate(up: &mut ScriptedUpstream, acct: &mut AccountState, mut pager: Pager) -> (Vec<String>, u64) {
+    let mut now = 1_000_000;
+    let start = now;
+    let mut jitter = Jitter(7);
+    let mut delivered = Vec::new();
+    while let Some(spec) = pager.next_call() {
+        let (result, t) = drive_call(acct, up, spec, now, &mut jitter);
+        now = t;
+        let response = result.expect("page call failed");
+        let page = normalize_page(up.platform, &response.body, NormalizeOptions::default()).unwrap();
+        for r in pager.handle_page(page) {
+            delivered.push(r.aftersale_id.into_owned());
+        }
+    }
+    (delivered, now - start)
+}
+
+fn assert_exactly_once(delivered: &[String], truth: &[String]) {
+    let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+    for id in delivered {
+        *counts.entry(id).or_default() += 1;
+    }
+    let repeated: Vec<_> = counts.iter().filter(|(_, &c)| c > 1).collect();
+    assert!(repeated.is_empty(), "repeated: {repeated:?}");
+    let mut sorted = delivered.to_vec();
+    sorted.sort();
+    let missing: Vec<_> = truth.iter().filter(|t| counts.get(t.as_str()).is_none()).collect();
+    assert!(missing.is_empty(), "missing {} records, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert_eq!(sorted, truth);
+}
+
+fn query(platform: Platform, from: &str, to: &str, limit: u32) -> ListQuery {
+    let mut q = ListQuery::new(platform, date(from), date(to));
+    q.limit = limit;
+    q
+}
+
+#[test]
+fn xiaoe_full_pagination_under_faults_delivers_every_record_once() {
+    let mut up = ScriptedUpstream::new(Platform::Xiaoe, 1000);
+    up.token_max_uses = 4; // the token expires mid-pagination, repeatedly
+    up.throttle_next = 3;
+    let mut acct = AccountState::new(account(Platform::Xiaoe));
+    let q = query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 37);
+    // Faults sprinkled across the run: a 5xx every so often.
+    let pager = Pager::new(q.clone());
+    up.fail_next = 2;
+    let (delivered, _) = paginate(&mut up, &mut acct, pager);
+    assert_exactly_once(&delivered, &up.truth(q.from, q.to));
+    // 1000 records / 37 a page = 28 pages (the 31-day window holds all), plus retries.
+    let pages = 1000usize.div_ceil(37) as u32;
+    let expired_tokens = up.token_fetches - 1;
+    assert_eq!(up.data_calls, pages + 3 + 2 + expired_tokens, "one extra call per throttle, 5xx and expired token");
+    assert_eq!(up.token_fetches, 1 + pages.div_ceil(4) - 1 + 0, "one fetch per token lifetime of 4 uses");
+}
+
+#[test]
+fn xiaoe_range_longer_than_a_window_is_split_without_gap_or_overlap() {
+    let mut up = ScriptedUpstream::new(Platform::Xiaoe, 500);
+    let mut acct = AccountState::new(account(Platform::Xiaoe));
+    // 2023-01-01 .. 2023-03-15 spans three 31-day windows; records live in Jan 1..28.
+    for (from, to) in [("2022-12-20", "2023-03-15"), ("2023-01-05", "2023-01-06"), ("2023-01-10", "2023-01-28")] {
+        let q = query(Platform::Xiaoe, from, to, 50);
+        let (delivered, _) = paginate(&mut up, &mut acct, Pager::new(q.clone()));
+        assert_exactly_once(&delivered, &up.truth(q.from, q.to));
+    }
+    // Consecutive ranges add up to the whole: no day counted twice or lost at the edges.
+    let mut all = Vec::new();
+    for (from, to) in [("2023-01-01", "2023-01-10"), ("2023-01-10", "2023-01-20"), ("2023-01-20", "2023-02-01")] {
+        let (d, _) = paginate(&mut up, &mut acct, Pager::new(query(Platform::Xiaoe, from, to, 100)));
+        all.extend(d);
+    }
+    assert_exactly_once(&all, &up.truth(date("2023-01-01"), date("2023-02-01")));
+}
+
+#[test]
+fn growing_total_mid_pagination_loses_nothing_and_repeats_nothing() {
+    for platform in [Platform::Xiaoe, Platform::Lingxing] {
+        for mode in ["pages", "export"] {
+            let mut up = ScriptedUpstream::new(platform, 400);
+            up.grow_at = Some((3, 17)); // after 3 calls, 17 new records sort to the front
+            let mut acct = AccountState::new(account(platform));
+            let q = query(platform, "2023-01-01", "2023-02-01", 30);
+            let pager = if mode == "export" { Pager::for_export(q.clone()) } else { Pager::new(q.clone()) };
+            let (delivered, _) = paginate(&mut up, &mut acct, pager);
+            assert_exactly_once(&delivered, &up.truth(q.from, q.to));
+        }
+    }
+}
+
+#[test]
+fn cursor_state_round_trip_mid_pagination_continues_exactly() {
+    let key = aftersale::cursor::CursorKey::new(b"secret");
+    let mut up = ScriptedUpstream::new(Platform::Xiaoe, 300);
+    up.grow_at = Some((2, 5));
+    let mut acct = AccountState::new(account(Platform::Xiaoe));
+    let q = query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 40);
+    let mut jitter = Jitter(1);
+    let mut now = 10_000;
+    let mut delivered = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        // Each page is a fresh request: the pager is rebuilt from the cursor alone.
+        let pager_in = match &cursor {
+            None => Pager::new(q.clone()),
+            Some(c) => {
+                let (cq, state) = aftersale::cursor::open(&key, c).unwrap();
+                assert_eq!(cq, q);
+                Pager::resume(cq, state)
+            }
+        };
+        let mut pager = pager_in;
+        let Some(spec) = pager.next_call() else { break };
+        let (r, t) = drive_call(&mut acct, &mut up, spec, now, &mut jitter);
+        now = t;
+        let body = r.unwrap().body;
+        let page = normalize_page(Platform::Xiaoe, &body, NormalizeOptions::default()).unwrap();
+        delivered.extend(pager.handle_page(page).into_iter().map(|r| r.aftersale_id.into_owned()));
+        if pager.is_done() {
+            break;
+        }
+        cursor = Some(aftersale::cursor::seal(&key, pager.query(), pager.state()));
+        assert!(cursor.as_ref().unwrap().len() < 1200, "cursor stays URL-sized");
+    }
+    assert_exactly_once(&delivered, &up.truth(q.from, q.to));
+}
+
+#[test]
+fn lingxing_lines_are_split_and_keyed_once_each() {
+    let mut up = ScriptedUpstream::new(Platform::Lingxing, 250);
+    up.token_max_uses = 3;
+    up.throttle_next = 2;
+    let mut acct = AccountState::new(account(Platform::Lingxing));
+    let q = query(Platform::Lingxing, "2023-01-01", "2023-02-01", 40);
+    let (delivered, _) = paginate(&mut up, &mut acct, Pager::new(q.clone()));
+    assert_exactly_once(&delivered, &up.truth(q.from, q.to));
+    // Tokens were renewed through the refresh token after the first fetch.
+    assert!(up.token_fetches >= 2);
+}
+
+#[test]
+fn concurrent_auth_failures_cause_one_refresh() {
+    let mut up = ScriptedUpstream::new(Platform::Xiaoe, 100);
+    let mut acct = AccountState::new(account(Platform::Xiaoe));
+    let mut jitter = Jitter(3);
+    let now = 5_000;
+    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).next_call().unwrap();
+    // Warm up: one call fetches the token.
+    let (r, now) = drive_call(&mut acct, &mut up, spec.clone(), now, &mut jitter);
+    r.unwrap();
+    assert_eq!(up.token_fetches, 1);
+    // Eight calls get their requests out with the same token; then the upstream revokes it.
+    let mut calls: Vec<UpstreamCall> = (0..8).map(|_| UpstreamCall::new(spec.clone())).collect();
+    let mut sent = Vec::new();
+    for c in calls.iter_mut() {
+        match c.poll(&mut acct, now) {
+            CallAction::Send(req) => sent.push(req),
+            other => panic!("expected a send, got {other:?}"),
+        }
+    }
+    up.tokens.clear(); // every outstanding request now fails auth
+    let answers: Vec<Response> = sent.iter().map(|r| up.answer(now, r)).collect();
+    for (c, a) in calls.iter_mut().zip(answers) {
+        c.handle_response(&mut acct, now + 1, jitter.next(), Ok(a));
+    }
+    // All eight retry; exactly one of them fetches the new token, the rest wait for it.
+    let mut now = now + 1;
+    let mut finished = vec![false; calls.len()];
+    let mut guard = 0;
+    while finished.iter().any(|f| !f) {
+        guard += 1;
+        assert!(guard < 10_000);
+        let mut next = u64::MAX;
+        for (c, fin) in calls.iter_mut().zip(finished.iter_mut()) {
+            if *fin {
+                continue;
+            }
+            match c.poll(&mut acct, now) {
+                CallAction::Send(req) => {
+                    let a = up.answer(now, &req);
+                    c.handle_response(&mut acct, now, jitter.next(), Ok(a));
+                    next = next.min(now);
+                }
+                CallAction::Wait { until_ms } => next = next.min(until_ms),
+                CallAction::Done(r) => {
+                    r.expect("call succeeds after one refresh");
+                    *fin = true;
+                }
+            }
+        }
+        now = next.max(now + 1);
+    }
+    assert_eq!(up.token_fetches, 2, "eight concurrent auth failures, one refresh");
+}
+
+#[test]
+fn auth_failure_right_after_refresh_gives_up_instead_of_looping() {
+    let mut up = ScriptedUpstream::new(Platform::Xiaoe, 10);
+    up.token_max_uses = 0; // every token is refused
+    let mut acct = AccountState::new(account(Platform::Xiaoe));
+    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).next_call().unwrap();
+    let (r, _) = drive_call(&mut acct, &mut up, spec, 0, &mut Jitter(1));
+    let e = r.unwrap_err();
+    assert_eq!(e.code(), aftersale::ErrorCode::UpstreamAuth, "{e}");
+    assert_eq!(up.token_fetches, 2, "one refresh, then give up");
+    assert_eq!(e.upstream().map(|u| u.code.as_str()), Some("2008"));
+}
+
+#[test]
+fn persistent_5xx_exhausts_retries_with_the_last_answer() {
+    let mut up = ScriptedUpstream::new(Platform::Xiaoe, 10);
+    up.fail_next = 100;
+    let mut acct = AccountState::new(account(Platform::Xiaoe));
+    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).next_call().unwrap();
+    let (r, elapsed) = drive_call(&mut acct, &mut up, spec, 0, &mut Jitter(1));
+    let e = r.unwrap_err();
+    assert_eq!(e.code(), aftersale::ErrorCode::UpstreamUnavailable, "{e}");
+    assert_eq!(up.data_calls, acct.retry.max_attempts);
+    assert!(elapsed > 1000, "backed off between attempts (took {elapsed} ms)");
+    assert!(e.to_string().contains("HTTP 503"), "{e}");
+}
+
+/// The bound this proves: paging N records through Xiaoe's 300-calls-a-minute limit takes at
+/// most 1.1× the least time that limit allows, and the upstream never throttles.
+#[test]
+fn xiaoe_pacing_is_within_ten_percent_of_the_rate_limit_minimum() {
+    // 901 pages of 100: four windows' worth of calls at 300 a window.
+    let records = 900 * 100 + 50;
+    let mut up = ScriptedUpstream::new(Platform::Xiaoe, records);
+    let limit = 300usize;
+    let window_ms = 60_000u64;
+    up.window = Some((limit, window_ms));
+    up.latency_ms = 20;
+    let mut acct = AccountState::new(account(Platform::Xiaoe)).with_rate_limit(RateLimit::XIAOE);
+    // One 28-day window: pages = ceil(records / 100).
+    let q = query(Platform::Xiaoe, "2023-01-01", "2023-01-29", 100);
+    let (delivered, elapsed) = paginate(&mut up, &mut acct, Pager::new(q.clone()));
+    assert_exactly_once(&delivered, &up.truth(q.from, q.to));
+    let pages = records.div_ceil(100) as u64;
+    // Pages go one after another (each offset follows the last answer), so the run takes at
+    // least pages × latency; and the limit lets `limit` calls start per window, so the last
+    // page starts no sooner than (ceil(pages / limit) - 1) windows in. One token fetch first.
+    let serial = (pages + 1) * up.latency_ms;
+    let windowed = (pages.div_ceil(limit as u64) - 1) * window_ms + 2 * up.latency_ms;
+    let minimum = serial.max(windowed);
+    assert!(windowed > serial, "the test exercises the limit, not just latency");
+    assert_eq!(up.throttled, 0, "the pacer kept under the limit");
+    assert!(
+        elapsed as f64 <= minimum as f64 * 1.1,
+        "took {elapsed} ms for {pages} pages; the limit allows {minimum} ms"
+    );
+}
+
+/// Lingxing admits one request at a time: N serial pages of latency L take at least N × L.
+#[test]
+fn lingxing_serial_pacing_is_within_ten_percent_of_the_minimum() {
+    let mut up = ScriptedUpstream::new(Platform::Lingxing, 5000);
+    up.latency_ms = 50;
+    let mut acct = AccountState::new(account(Platform::Lingxing));
+    let q = query(Platform::Lingxing, "2023-01-01", "2023-02-01", 100);
+    let (delivered, elapsed) = paginate(&mut up, &mut acct, Pager::new(q.clone()));
+    assert_exactly_once(&delivered, &up.truth(q.from, q.to));
+    let calls = u64::from(up.data_calls + up.token_fetches);
+    let minimum = calls * up.latency_ms;
+    assert!(elapsed as f64 <= minimum as f64 * 1.1, "took {elapsed} ms; minimum {minimum} ms");
+}
