@@ -26,8 +26,10 @@ use crate::wechat::request::{WechatShopAfterSales, WechatStoreOrderGet};
 use crate::xiaoe::request::XiaoeAfterSaleList;
 use crate::{envelope, Error};
 
-/// Which upstream call to make.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Which upstream call to make. Serializable, so a handler can ask the account's Durable Object
+/// to make it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
 pub enum CallSpec {
     XiaoeList(XiaoeAfterSaleList),
     LingxingList(LingxingAfterSaleList),

@@ -64,8 +64,15 @@ impl Serialize for Platform {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Platform {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: Cow<'de, str> = serde::Deserialize::deserialize(d)?;
+        s.parse().map_err(|e: Error| serde::de::Error::custom(e))
+    }
+}
+
 /// What the buyer asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Refund,

@@ -92,14 +92,11 @@ pub(crate) fn parse_records<'a, T: Deserialize<'a>>(
     raw.iter()
         .enumerate()
         .map(|(i, r)| {
-            serde_json::from_str::<T>(r.get()).map(|t| (t, *r)).map_err(|e| {
-                let msg = wire::clean_message(&e.to_string());
-                ParseError {
-                    platform,
-                    message: alloc::format!("{list_path}[{i}].{msg}"),
-                    offset: None,
-                    body: r.get().to_string(),
-                }
+            serde_json::from_str::<T>(r.get()).map(|t| (t, *r)).map_err(|e| ParseError {
+                platform,
+                message: wire::message_under(&alloc::format!("{list_path}[{i}]"), &e.to_string()),
+                offset: None,
+                body: r.get().to_string(),
             })
         })
         .collect()

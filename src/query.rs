@@ -9,7 +9,8 @@ use crate::time::Date;
 use crate::Error;
 
 /// Which date the `[from, to)` range applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DateField {
     Created,
     Updated,

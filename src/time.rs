@@ -82,6 +82,19 @@ impl Date {
     }
 }
 
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: alloc::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
+        Date::parse(&s).ok_or_else(|| serde::de::Error::custom(alloc::format!("{s:?} is not a date YYYY-MM-DD")))
+    }
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)

@@ -205,7 +205,7 @@ impl<'s> Lexer<'s> {
                     newline = true;
                     self.pos += 1;
                 }
-                b' ' | b'\t' | 0x0c => self.pos += 1,
+                b' ' | b'\t' | 0x0b | 0x0c => self.pos += 1,
                 b'/' if bytes.get(self.pos + 1) == Some(&b'/') => {
                     // A line comment runs to the end of its line; the line break is seen next.
                     match bytes[self.pos..].iter().position(|&c| c == b'\n' || c == b'\r') {
@@ -323,16 +323,10 @@ impl<'s> Lexer<'s> {
                     || (c == '/' && matches!(rest.as_bytes().get(i + 1), Some(b'/' | b'*')))
             })
             .map_or(rest.len(), |(i, _)| i);
-        let word = &rest[..len];
-        let end = start + len;
-        if matches!(word, "true" | "false" | "null") || is_json_number(word) {
-            return Ok((Kind::Literal, end));
-        }
-        if (word.len() >= 2 && word.bytes().all(|b| b == b'.')) || word.chars().all(|c| c == '…') {
-            return Ok((Kind::Placeholder, end));
-        }
         if len == 0 {
-            // A character that starts no token at all (`\u{0}`, a stray `/`, ...).
+            // A character that starts no token at all (a control character, a stray `/`...).
+            // Checked first: an empty word must never become a token, or the lexer would not
+            // advance.
             let ch = rest.chars().next().unwrap_or('\0');
             return Err(self.error(
                 start,
@@ -341,6 +335,14 @@ impl<'s> Lexer<'s> {
                     expected: "a JSON value",
                 },
             ));
+        }
+        let word = &rest[..len];
+        let end = start + len;
+        if matches!(word, "true" | "false" | "null") || is_json_number(word) {
+            return Ok((Kind::Literal, end));
+        }
+        if (word.len() >= 2 && word.bytes().all(|b| b == b'.')) || word.chars().all(|c| c == '…') {
+            return Ok((Kind::Placeholder, end));
         }
         if end == self.src.len() {
             // `tru`, `12.`, `-` at the very end: a value cut short.
@@ -873,6 +875,11 @@ mod tests {
         assert!(matches!(refused("[1}").kind, RepairErrorKind::Unexpected { .. }));
         assert!(matches!(refused("{\"a\" 1}").kind, RepairErrorKind::Unexpected { .. }));
         assert!(matches!(refused("[01]").kind, RepairErrorKind::Unexpected { .. }));
+        // A character that starts no token is refused, not skipped forever.
+        for odd in ["[\u{0}]", "[\u{1f}]", "{\"a\": \u{7f}}", "[1, /]"] {
+            assert!(matches!(refused(odd).kind, RepairErrorKind::Unexpected { .. }), "{odd:?}");
+        }
+        assert_eq!(fixed("[\u{b}1\u{b}]"), json("[1]"));
         let deep = "[".repeat(MAX_DEPTH + 1);
         assert_eq!(refused(&deep).kind, RepairErrorKind::TooDeep);
     }

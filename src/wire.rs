@@ -144,6 +144,8 @@ fn join_path(segment: &str, inner: &dyn fmt::Display) -> String {
 }
 
 pub fn in_field<E: de::Error>(field: &str, inner: &dyn fmt::Display) -> E {
+    // Fields named by Rust keywords are declared raw (`r#type`); errors name the upstream key.
+    let field = field.strip_prefix("r#").unwrap_or(field);
     E::custom(join_path(field, inner))
 }
 
@@ -154,6 +156,21 @@ pub fn in_index<E: de::Error>(index: usize, inner: &dyn fmt::Display) -> E {
 /// An error message from a nested deserialization, made readable: the path marker removed.
 pub fn clean_message(msg: &str) -> String {
     msg.replace(PATH_MARK, "")
+}
+
+/// The message of an error from parsing a piece of the body on its own (a raw record, the
+/// WeChat order) under that piece's path: `data.list[3].created_at: ...`, or `data.list[3]: ...`
+/// when the error is about the piece itself. serde_json's line and column are dropped: they
+/// count within the piece, not the body.
+pub fn message_under(prefix: &str, msg: &str) -> String {
+    let msg = strip_position(msg);
+    match msg.strip_prefix(PATH_MARK) {
+        Some(rest) => {
+            let sep = if rest.starts_with('[') { "" } else { "." };
+            format!("{prefix}{sep}{}", clean_message(rest))
+        }
+        None => format!("{prefix}: {}", clean_message(msg)),
+    }
 }
 
 /// A list whose element errors name the element's index.

@@ -129,7 +129,13 @@ pub fn parse_page<'a>(body: &'a str, options: NormalizeOptions) -> Result<Page<'
 
 fn parse_envelope<'a, L: serde::Deserialize<'a>>(body: &'a str) -> Result<LingxingEnvelope<'a, L>, Error> {
     parse_body(PLATFORM, body).map_err(|e| match parse_body::<LingxingStatusOnly<'_>>(PLATFORM, body) {
-        Ok(s) if s.code.as_ref().is_some_and(|c| c.0 != "0") => check_status(s.code, s.message).unwrap_err(),
+        // An error envelope is reported as itself even when its other members do not have the
+        // success shape. A success code (`0`, `" 0"`, the token endpoint's `"200"`) leaves the
+        // parse error as the answer.
+        Ok(s) if s.code.is_some() => match check_status(s.code, s.message) {
+            Err(upstream) => upstream,
+            Ok(()) => Error::Parse(e),
+        },
         _ => Error::Parse(e),
     })
 }

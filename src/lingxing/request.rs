@@ -37,7 +37,7 @@ pub const MAX_PAGE_LENGTH: u32 = 5000;
 pub const LIST_PATH: &str = "/erp/sc/routing/amzod/order/afterSaleList";
 
 /// One page of `POST /erp/sc/routing/amzod/order/afterSaleList`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LingxingAfterSaleList {
     /// Half-open `[start_date, end_date)`, as Lingxing takes it.
     pub from: Date,

@@ -39,14 +39,15 @@ fn id_value(id: &str) -> Value {
 }
 
 /// Which order an after-sale lookup names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OrderRef {
     OrderId(String),
     OutOrderId(String),
 }
 
 /// `POST /shop/aftersale/get` (seed 000): after-sales of one order of one buyer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WechatShopAfterSales {
     pub order: OrderRef,
     pub openid: String,
@@ -66,7 +67,7 @@ impl WechatShopAfterSales {
 }
 
 /// `POST /product/order/get` (seed 002): one Mini Store order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WechatStoreOrderGet {
     pub order_id: String,
 }

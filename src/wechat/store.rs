@@ -2,10 +2,11 @@
 //! `POST /product/order/get` (seed 002).
 
 use alloc::borrow::Cow;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use serde::de::{Deserialize, Deserializer};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::model::{
@@ -163,16 +164,22 @@ pub struct OneOrMany<T>(pub Vec<T>);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Either<T> {
-            Many(Vec<T>),
-            One(T),
+        // A visitor rather than an untagged enum: errors then name the element and field
+        // (`express_fee[0].shipping_method`) instead of "did not match any variant".
+        struct OneOrManyVisitor<T>(core::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OneOrManyVisitor<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an object or an array of objects")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> Result<Self::Value, S::Error> {
+                List::<T>::deserialize(SeqAccessDeserializer::new(seq)).map(|l| OneOrMany(l.0))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(|t| OneOrMany(alloc::vec![t]))
+            }
         }
-        match Either::deserialize(d)? {
-            Either::Many(v) => Ok(OneOrMany(v)),
-            Either::One(t) => Ok(OneOrMany(alloc::vec![t])),
-        }
+        d.deserialize_any(OneOrManyVisitor(core::marker::PhantomData))
     }
 }
 
@@ -184,7 +191,15 @@ pub fn parse_order<'a>(body: &'a str, options: NormalizeOptions) -> Result<Order
     let raw = env.order.ok_or_else(|| normalize::missing(PLATFORM, body, "order"))?;
     let order: WechatStoreOrder<'a> = serde_json::from_str(raw.get()).map_err(|e| {
         let mut err = normalize::parse_error(PLATFORM, raw.get(), &e);
-        err.message = alloc::format!("order.{}", err.message);
+        err.message = crate::wire::message_under("order", &e.to_string());
+        // The order was parsed on its own: move its position into the body's (the raw value
+        // borrows from the body, so its address says where it starts).
+        let start = (raw.get().as_ptr() as usize).checked_sub(body.as_ptr() as usize).filter(|&s| s <= body.len());
+        err.offset = match (err.offset, start) {
+            (Some(o), Some(s)) => Some(s + o),
+            _ => None,
+        };
+        err.body = String::from(body);
         err
     })?;
     map_order(order, if options.include_raw { Some(raw) } else { None })

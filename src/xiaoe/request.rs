@@ -26,7 +26,7 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 pub const MAX_WINDOW_DAYS: i64 = 31;
 
 /// One page of `POST /xe.ecommerce.after_sale.list/1.0.0`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct XiaoeAfterSaleList {
     /// Half-open `[from, to)`; sent as the inclusive `from||to-1day`.
     pub from: Date,

@@ -1,0 +1,332 @@
+// End-to-end harness: the upstream simulator in-process, the Worker under `wrangler dev`, and a
+// client that keeps every response it saw (so a test can check that no secret ever leaked).
+//
+//   const stack = await startStack({ records: 300 });
+//   const res = await stack.get("/v1/aftersales?platform=xiaoe&from=2023-01-01&to=2023-02-01");
+//   ...
+//   await stack.stop();
+//
+// Nothing here imports the project's core or its wasm: expectations come from the simulator's
+// ground truth (see expect.mjs).
+import { spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { startSimulator } from "../simulator/simulator.mjs";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const OUTPUT_DIR = join(REPO_ROOT, "test-output", "e2e");
+
+/** Distinctive values, so a leak cannot hide behind a coincidence with generated data. */
+export const CREDENTIALS = Object.freeze({
+  wechat: { appid: "wx_e2e_appid_7c41", secret: "wxsecret-e2e-9b3f27d1c0" },
+  xiaoe: { app_id: "app_e2e_xiaoe_52a8", client_id: "xopclient-e2e-4d61ae", secret_key: "xiaoesecret-e2e-e80c5b" },
+  lingxing: { appId: "ak_e2e_key_0016x", appSecret: "lxsecret-e2e-31f9a6d2" }, // appId: 16 bytes, the AES key
+});
+export const CLIENT_KEYS = Object.freeze(["e2ekey-alpha-5a7c1e93f0", "e2ekey-beta-0b8d24c6e1", "e2ekey-gamma-c93e10f7a2"]);
+export const CURSOR_SECRET = "cursorsecret-e2e-6f02d9b4a1c8";
+export const ALLOWED_ORIGINS = Object.freeze(["https://console.e2e.example", "http://localhost:5173"]);
+
+const START_TIMEOUT_MS = Number(process.env.E2E_START_TIMEOUT_MS ?? 900_000); // the first build can take minutes
+const STOP_GRACE_MS = 15_000;
+
+/** A free TCP port on 127.0.0.1 (free when asked: good enough for a local test run). */
+export async function freePort() {
+  const server = createServer();
+  await new Promise((ok, fail) => {
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", ok);
+  });
+  const { port } = server.address();
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+const stamp = () => new Date().toISOString().replace(/[:.]/g, "-");
+
+/**
+ * Starts the simulator and the Worker. Options: `records` (per platform, Xiaoe and Lingxing),
+ * `wechatOrders`, `seed`, `vars` (extra/overriding Worker vars), `name` (log file prefix).
+ */
+export async function startStack({ records = 300, wechatOrders = 30, seed = 1, vars = {}, name = "wrangler" } = {}) {
+  const sim = await startSimulator({ records, wechatOrders, seed, credentials: structuredClone(CREDENTIALS) });
+  const tokens = watchTokens(sim);
+  let worker;
+  try {
+    worker = await startWrangler({
+      name,
+      vars: {
+        WECHAT_APPID: CREDENTIALS.wechat.appid,
+        WECHAT_SECRET: CREDENTIALS.wechat.secret,
+        XIAOE_APP_ID: CREDENTIALS.xiaoe.app_id,
+        XIAOE_CLIENT_ID: CREDENTIALS.xiaoe.client_id,
+        XIAOE_SECRET_KEY: CREDENTIALS.xiaoe.secret_key,
+        LINGXING_APP_ID: CREDENTIALS.lingxing.appId,
+        LINGXING_APP_SECRET: CREDENTIALS.lingxing.appSecret,
+        CLIENT_KEYS: CLIENT_KEYS.join(","),
+        CURSOR_SECRET,
+        ALLOWED_ORIGINS: ALLOWED_ORIGINS.join(","),
+        WECHAT_BASE_URL: sim.url,
+        XIAOE_BASE_URL: sim.url,
+        LINGXING_BASE_URL: sim.url,
+        SANDBOX: "false",
+        ...vars,
+      },
+    });
+  } catch (error) {
+    await sim.close();
+    throw error;
+  }
+  const captured = [];
+  const stack = {
+    sim,
+    baseUrl: worker.baseUrl,
+    logFile: worker.logFile,
+    captured,
+    /** Every upstream token the simulator issued so far (access and refresh). */
+    issuedTokens: () => (tokens.snapshot(), [...tokens.seen]),
+    /** Every string that must never reach a caller or a log. */
+    secrets() {
+      return [
+        CREDENTIALS.wechat.secret,
+        CREDENTIALS.xiaoe.client_id,
+        CREDENTIALS.xiaoe.secret_key,
+        CREDENTIALS.lingxing.appId,
+        CREDENTIALS.lingxing.appSecret,
+        CURSOR_SECRET,
+        ...stack.issuedTokens(),
+      ];
+    },
+    /** GET (or `method`) a path of the Worker with the first client key unless `key` says otherwise (null: none). */
+    async request(path, { key = CLIENT_KEYS[0], method = "GET", headers = {}, body } = {}) {
+      const h = { ...headers };
+      if (key !== null) h.authorization = `Bearer ${key}`;
+      const res = await fetch(`${worker.baseUrl}${path}`, { method, headers: h, body });
+      const text = await res.text();
+      tokens.snapshot();
+      const record = { path, method, status: res.status, headers: Object.fromEntries(res.headers), text };
+      captured.push(record);
+      let json = null;
+      try {
+        json = text === "" ? null : JSON.parse(text);
+      } catch {
+        // not JSON (the export stream, or a bug the caller will report)
+      }
+      return { ...record, json, res };
+    },
+    get(path, options) {
+      return stack.request(path, options);
+    },
+    /**
+     * A streamed GET: resolves once the body has ended, with each chunk's arrival time, so a test
+     * can tell a stream from a buffered answer.
+     */
+    async stream(path, { key = CLIENT_KEYS[0], headers = {} } = {}) {
+      const started = Date.now();
+      const res = await fetch(`${worker.baseUrl}${path}`, { headers: { ...headers, authorization: `Bearer ${key}` } });
+      const decoder = new TextDecoder();
+      const chunks = [];
+      let text = "";
+      let firstLineAt = null;
+      if (res.body) {
+        const reader = res.body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          const piece = decoder.decode(value, { stream: true });
+          text += piece;
+          chunks.push({ at: Date.now(), bytes: value.byteLength });
+          if (firstLineAt === null && text.includes("\n")) firstLineAt = Date.now();
+        }
+        text += decoder.decode();
+      }
+      const endedAt = Date.now();
+      tokens.snapshot();
+      const record = { path, method: "GET", status: res.status, headers: Object.fromEntries(res.headers), text };
+      captured.push(record);
+      return { ...record, res, started, firstLineAt, endedAt, chunks };
+    },
+    /** What wrangler printed so far (stdout and stderr) plus wrangler's own log files. */
+    logText() {
+      let text = "";
+      try {
+        text += readFileSync(worker.logFile, "utf8");
+      } catch {
+        // not written yet
+      }
+      for (const file of listFiles(worker.wranglerLogDir)) text += readFileSync(file, "utf8");
+      return text;
+    },
+    async stop() {
+      await worker.stop();
+      await sim.close();
+    },
+  };
+  return stack;
+}
+
+function listFiles(dir) {
+  try {
+    return readdirSync(dir)
+      .map((f) => join(dir, f))
+      .filter((f) => statSync(f).isFile());
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Remembers every token the simulator issues. Tokens are issued right before (WeChat, Xiaoe) or
+ * right after (Lingxing) the simulator counts a token fetch or refresh, and the simulator may
+ * forget replaced ones later, so the maps are read at each count and once more after it.
+ */
+function watchTokens(sim) {
+  const seen = new Set();
+  const snapshot = () => {
+    const t = sim.simulator.state.tokens;
+    for (const v of t.wechat.byToken.keys()) seen.add(v);
+    for (const v of Object.values(t.wechat.latest)) if (v) seen.add(v);
+    for (const v of t.xiaoe.keys()) seen.add(v);
+    for (const v of t.lingxing.access.keys()) seen.add(v);
+    for (const v of t.lingxing.refresh.keys()) seen.add(v);
+  };
+  const count = sim.simulator.count.bind(sim.simulator);
+  sim.simulator.count = (counter, key) => {
+    count(counter, key);
+    if (counter === "tokenFetches" || counter === "refreshes") {
+      snapshot();
+      queueMicrotask(snapshot);
+      setImmediate(snapshot);
+    }
+  };
+  return { seen, snapshot };
+}
+
+/**
+ * Delays every call to one simulator route (test-side only: wraps the route's handler), and
+ * records when each call arrived. Returns { calls, restore() }.
+ */
+export function delayRoute(sim, path, ms) {
+  const route = sim.simulator.routes.get(path);
+  if (!route) throw new Error(`no simulator route ${path}`);
+  const original = route.handler;
+  const calls = [];
+  route.handler = async (ctx) => {
+    calls.push(Date.now());
+    await sleep(ms);
+    return original(ctx);
+  };
+  return {
+    calls,
+    restore() {
+      route.handler = original;
+    },
+  };
+}
+
+/** Starts `wrangler dev` from the repository root; resolves once /healthz answers 200. */
+export async function startWrangler({ vars, name = "wrangler" }) {
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), "aftersale-e2e-"));
+  const at = stamp();
+  const logFile = join(OUTPUT_DIR, `${name}-${at}.log`);
+  const wranglerLogDir = join(OUTPUT_DIR, `${name}-${at}-debug`); // wrangler's own log files
+  const log = createWriteStream(logFile);
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--show-interactive-dev-session=false"];
+  if (process.env.E2E_WRANGLER_CONFIG) args.push("--config", process.env.E2E_WRANGLER_CONFIG);
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const bin = join(REPO_ROOT, "node_modules", ".bin", "wrangler");
+  // Only the variable names go to the log: the values are what must never appear in it.
+  log.write(`# ${bin} dev on 127.0.0.1:${port}, vars ${Object.keys(vars).join(",")}\n`);
+  const child = spawn(bin, args, {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_LOG_PATH: wranglerLogDir,
+      NO_COLOR: "1",
+      FORCE_COLOR: "0",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group: a last-resort SIGKILL reaches workerd too
+  });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  let exited = null;
+  const exit = new Promise((ok) =>
+    child.once("exit", (code, signal) => {
+      exited = { code, signal };
+      ok(exited);
+    }),
+  );
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", () => {
+    if (exited === null) killGroup();
+  });
+
+  const stop = async () => {
+    if (exited === null) {
+      child.kill("SIGINT");
+      const timer = sleep(STOP_GRACE_MS).then(() => "timeout");
+      if ((await Promise.race([exit, timer])) === "timeout") {
+        log.write(`# wrangler did not stop within ${STOP_GRACE_MS} ms of SIGINT: SIGKILL to its group\n`);
+        killGroup();
+        await Promise.race([exit, sleep(5_000)]);
+      }
+    }
+    // workerd children left behind by a wrangler that exited (they share its process group)
+    killGroupQuietly(child.pid);
+    await new Promise((ok) => log.end(ok));
+    rmSync(persist, { recursive: true, force: true });
+  };
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (exited !== null) {
+      await stop();
+      throw new Error(`wrangler exited (${JSON.stringify(exited)}) before it served /healthz; see ${logFile}:\n${tail(logFile)}`);
+    }
+    try {
+      const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler did not serve /healthz within ${START_TIMEOUT_MS} ms; see ${logFile}:\n${tail(logFile)}`);
+    }
+    await sleep(500);
+  }
+  return { baseUrl, port, logFile, wranglerLogDir, stop };
+}
+
+function killGroupQuietly(pid) {
+  try {
+    process.kill(-pid, 0); // anything left in the group?
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // nothing left
+  }
+}
+
+function tail(file, lines = 40) {
+  try {
+    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}

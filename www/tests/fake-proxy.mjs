@@ -1,0 +1,234 @@
+// A scripted stand-in for the proxy's HTTP interface (SPEC.md §3), for the client tests.
+// `node www/tests/fake-proxy.mjs` prints its URL on the first line of stdout and serves until
+// SIGINT/SIGTERM; tests in Node import `startFakeProxy` instead.
+//
+// Behaviour is chosen by the API key, so concurrent tests never share state:
+//   test-<anything>            valid key, normal answers
+//   test-429-<id>              first request: 429 with `Retry-After: 1`, then normal
+//   test-429date-<id>          first request: 429 with `Retry-After: <HTTP date 2 s ahead>`
+//   test-429long-<id>          always 429 with `Retry-After: 3600`
+//   test-503-<id>              first request: 503 without Retry-After, then normal
+//   test-down-<id>             always 503
+//   test-authfail-<id>         always 502 upstream_auth, with the upstream's own error
+//   test-slow-<id>             answers after 10 s (for cancellation)
+//   test-badjson-<id>          answers 200 with a body that is not JSON
+//   anything else, or none     401 unauthorized
+// `GET /__stats?key=K` (no auth) answers `{"requests": n}`: how many requests that key made.
+import http from "node:http";
+import { pathToFileURL } from "node:url";
+
+const PLATFORMS = ["wechat_shop", "wechat_store", "xiaoe", "lingxing"];
+const DEFAULT_LIMIT = 3;
+const RECORD_COUNT = 7;
+
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers": "authorization, content-type",
+  "access-control-allow-methods": "GET, OPTIONS",
+  "access-control-expose-headers": "retry-after",
+  "access-control-max-age": "600",
+};
+
+function money(minor) {
+  return { currency: "CNY", minor, decimal: (minor / 100).toFixed(2) };
+}
+
+/** A complete AfterSale of SPEC.md §2, deterministic in `platform` and `n`. */
+export function fakeRecord(platform, n, orderId = `o_${100 + n}`) {
+  const day = String(1 + n).padStart(2, "0");
+  return {
+    id: `${platform}:A${n}`,
+    platform,
+    aftersale_id: `A${n}`,
+    order_id: orderId,
+    out_order_id: null,
+    kind: n % 3 === 0 ? "return_refund" : "refund",
+    status: n % 2 === 0 ? "completed" : "pending",
+    overdue: false,
+    status_raw: n % 2 === 0 ? 13 : 0,
+    refund: money(100 * n),
+    requested: money(100 * n),
+    items: [
+      { product_id: `p${n}`, sku_id: `s${n}`, name: `item ${n}`, quantity: 1, unit_price: money(100 * n), image_url: null, sku_info: null },
+    ],
+    reason: null,
+    buyer_note: null,
+    merchant_note: null,
+    buyer: { openid: `openid-${n}`, user_id: null, nickname: null },
+    return_logistics: null,
+    exchange_order_id: null,
+    created_at: `2023-02-${day}T10:00:00+08:00`,
+    updated_at: `2023-02-${day}T11:00:00+08:00`,
+    refunded_at: null,
+  };
+}
+
+export function fakeOrder(orderId) {
+  return {
+    id: `wechat_store:${orderId}`,
+    platform: "wechat_store",
+    order_id: orderId,
+    out_order_id: "faefawefweafawe",
+    status: "awaiting_shipment",
+    status_raw: 20,
+    items: [
+      {
+        product_id: "234245", sku_id: "23424", name: "Fitness Ring", quantity: 10, unit_price: money(2000),
+        image_url: null, sku_info: null, on_aftersale_quantity: 10, finished_aftersale_quantity: 0,
+      },
+    ],
+    price: { product_price: money(20000), order_price: money(10500), freight: money(500), discounted_price: money(10000), is_discounted: true },
+    payment: null,
+    delivery: null,
+    address: null,
+    aftersale_ids: ["1234"],
+    buyer: { openid: "xxxxx", user_id: null, nickname: null },
+    buyer_note: null,
+    merchant_note: null,
+    created_at: "2020-03-25T13:05:25+08:00",
+    updated_at: "2020-03-25T14:05:25+08:00",
+  };
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const FILTERS = ["platform", "from", "to", "date_field", "status", "kind", "order_id", "limit", "include_raw"];
+
+function send(res, status, body, headers = {}) {
+  if (res.destroyed) return;
+  res.writeHead(status, { ...CORS, "content-type": "application/json; charset=utf-8", ...headers });
+  res.end(typeof body === "string" ? body : JSON.stringify(body));
+}
+
+function fail(res, status, code, message, upstream = null, headers = {}) {
+  send(res, status, { error: { code, message, upstream } }, headers);
+}
+
+/** Cursors carry the filters, as the real proxy's do, so a replay with other filters fails. */
+function encodeCursor(offset, filters) {
+  return Buffer.from(JSON.stringify({ offset, filters })).toString("base64");
+}
+function decodeCursor(text) {
+  try {
+    return JSON.parse(Buffer.from(text, "base64").toString("utf8"));
+  } catch {
+    return null;
+  }
+}
+
+function listAftersales(url, res) {
+  const q = url.searchParams;
+  const platform = q.get("platform");
+  if (!PLATFORMS.includes(platform)) return fail(res, 400, "invalid_request", `parameter \`platform\`: unknown platform ${JSON.stringify(platform)}`);
+  for (const name of ["from", "to"]) {
+    if (!DATE.test(q.get(name) ?? "")) return fail(res, 400, "invalid_request", `parameter \`${name}\`: expected YYYY-MM-DD`);
+  }
+  const filters = Object.fromEntries(FILTERS.filter((k) => q.has(k)).map((k) => [k, q.get(k)]));
+  const limit = Number(q.get("limit") ?? DEFAULT_LIMIT);
+  let offset = 0;
+  if (q.has("cursor")) {
+    const cursor = decodeCursor(q.get("cursor"));
+    if (!cursor || JSON.stringify(cursor.filters) !== JSON.stringify(filters)) {
+      return fail(res, 400, "invalid_request", "parameter `cursor`: it does not belong to this query");
+    }
+    offset = cursor.offset;
+  }
+  let all = Array.from({ length: RECORD_COUNT }, (_, i) => fakeRecord(platform, i + 1));
+  if (q.has("status")) {
+    const wanted = q.get("status").split(",");
+    all = all.filter((r) => wanted.includes(r.status));
+  }
+  if (q.get("include_raw") === "true") all = all.map((r) => ({ ...r, raw: { fake: true } }));
+  const data = all.slice(offset, offset + limit);
+  const end = offset + limit >= all.length;
+  // The next page starts one record early: a record that moved while listing, seen twice.
+  const next_cursor = end ? null : encodeCursor(offset + limit - 1, filters);
+  send(res, 200, { data, next_cursor, total: all.length });
+}
+
+function route(url, res) {
+  if (url.pathname === "/v1/aftersales") return listAftersales(url, res);
+  const order = url.pathname.match(/^\/v1\/orders\/([^/]+)(\/aftersales)?$/);
+  if (!order) return fail(res, 404, "not_found", `no route ${url.pathname}`);
+  const orderId = decodeURIComponent(order[1]);
+  const platform = url.searchParams.get("platform");
+  if (orderId === "missing") return fail(res, 404, "not_found", `order ${orderId} not found`, { platform, code: "9401020", message: "order not found" });
+  if (!order[2]) {
+    if (platform !== "wechat_store") return fail(res, 400, "invalid_request", "parameter `platform`: orders are served for wechat_store");
+    return send(res, 200, { data: fakeOrder(orderId) });
+  }
+  if (platform !== "wechat_shop") return fail(res, 400, "invalid_request", "parameter `platform`: order after-sales are served for wechat_shop");
+  if (!url.searchParams.get("openid") && !url.searchParams.get("out_order_id")) {
+    return fail(res, 400, "invalid_request", "parameter `openid`: required (or out_order_id)");
+  }
+  return send(res, 200, { data: [fakeRecord("wechat_shop", 1, orderId), fakeRecord("wechat_shop", 2, orderId)] });
+}
+
+export async function startFakeProxy({ port = 0 } = {}) {
+  const requests = new Map();
+  const timers = new Set();
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://127.0.0.1");
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, CORS);
+      return res.end();
+    }
+    if (url.pathname === "/__stats") {
+      return send(res, 200, { requests: requests.get(url.searchParams.get("key")) ?? 0 });
+    }
+    if (url.pathname === "/healthz") return send(res, 200, { ok: true, version: "fake" });
+    const key = (req.headers.authorization ?? "").replace(/^Bearer /, "");
+    const seen = (requests.get(key) ?? 0) + 1;
+    requests.set(key, seen);
+    if (!key.startsWith("test-")) return fail(res, 401, "unauthorized", "missing or unknown API key");
+    const scenario = key.split("-")[1];
+    const first = seen === 1;
+    if (scenario === "429" && first) return fail(res, 429, "rate_limited", "slow down", null, { "retry-after": "1" });
+    if (scenario === "429date" && first) {
+      const at = new Date(Date.now() + 2000).toUTCString();
+      return fail(res, 429, "rate_limited", "slow down", null, { "retry-after": at });
+    }
+    if (scenario === "429long") return fail(res, 429, "rate_limited", "quota spent", null, { "retry-after": "3600" });
+    if (scenario === "503" && first) return fail(res, 503, "upstream_unavailable", "upstream busy");
+    if (scenario === "down") return fail(res, 503, "upstream_unavailable", "upstream busy");
+    if (scenario === "authfail") {
+      return fail(res, 502, "upstream_auth", "the upstream refused our credentials", { platform: "xiaoe", code: "2017", message: "no permission" });
+    }
+    if (scenario === "badjson") return send(res, 200, "<html>not json</html>");
+    if (scenario === "slow") {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        route(url, res);
+      }, 10_000);
+      timers.add(timer);
+      res.on("close", () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+      });
+      return;
+    }
+    return route(url, res);
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    requests: (key) => requests.get(key) ?? 0,
+    close: () =>
+      new Promise((resolve) => {
+        for (const t of timers) clearTimeout(t);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const proxy = await startFakeProxy({ port: Number(process.env.PORT ?? 0) });
+  console.log(proxy.url);
+  const stop = () => proxy.close().then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}

@@ -1,0 +1,398 @@
+//! The wasm exports as JavaScript sees them, in headless Chromium and in Node
+//! (`scripts/test-www.sh` runs both). The client tests talk to `tests/fake-proxy.mjs`, whose URL
+//! comes in at compile time as `AFTERSALE_FAKE_PROXY`.
+#![cfg(target_arch = "wasm32")]
+
+use aftersale_wasm::{normalize, normalize_json, normalize_order, sign_lingxing, WasmClient};
+use js_sys::{Promise, Reflect, JSON};
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+const WECHAT_SHOP: &str = include_str!("fixtures/wechat_shop.json");
+const WECHAT_STORE: &str = include_str!("fixtures/wechat_store.json");
+const XIAOE: &str = include_str!("fixtures/xiaoe.json");
+const LINGXING: &str = include_str!("fixtures/lingxing.json");
+
+fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+/// A JavaScript value as serde_json, to compare whole structures.
+fn to_json(v: &JsValue) -> Value {
+    let text = JSON::stringify(v).expect("stringify").as_string().expect("string");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+fn js(value: Value) -> JsValue {
+    JSON::parse(&value.to_string()).expect("parse")
+}
+
+fn prop(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &s(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The thrown value is an `Error` named AftersaleError with this code; returns its message.
+fn expect_error(thrown: &JsValue, code: &str) -> String {
+    assert!(thrown.is_instance_of::<js_sys::Error>(), "not an Error: {thrown:?}");
+    assert_eq!(prop(thrown, "name").as_string().as_deref(), Some("AftersaleError"));
+    assert_eq!(prop(thrown, "code").as_string().as_deref(), Some(code), "{:?}", prop(thrown, "message"));
+    prop(thrown, "message").as_string().unwrap()
+}
+
+fn thrown<T: std::fmt::Debug>(r: Result<T, aftersale_wasm::error::ApiError>) -> JsValue {
+    JsValue::from(r.expect_err("expected an error"))
+}
+
+// ---------------------------------------------------------------- normalization
+
+#[wasm_bindgen_test]
+fn normalizes_each_seed_example() {
+    let shop = to_json(&normalize(s("wechat_shop"), s(WECHAT_SHOP), JsValue::UNDEFINED).unwrap());
+    assert_eq!(shop.as_array().unwrap().len(), 1);
+    assert_eq!(shop[0]["platform"], "wechat_shop");
+    assert_eq!(shop[0]["out_order_id"], "xxxxx");
+    assert_eq!(shop[0]["status"], "cancelled");
+    assert_eq!(shop[0]["refund"], json!({"currency": "CNY", "minor": 100, "decimal": "1.00"}));
+    assert_eq!(shop[0]["items"][0]["quantity"], 5);
+    assert_eq!(shop[0]["created_at"], "2020-12-01T00:00:00+08:00");
+
+    let xiaoe = to_json(&normalize(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap());
+    assert_eq!(xiaoe[0]["id"], "xiaoe:A1676284458_63ea122a379c4_84723683");
+    assert_eq!(xiaoe[0]["status"], "completed");
+    assert_eq!(xiaoe[0]["status_raw"], 13);
+    assert_eq!(xiaoe[0]["buyer"]["nickname"], "大肉丸xxxx");
+    assert_eq!(xiaoe[0]["created_at"], "2023-02-13T18:34:18+08:00");
+
+    let lingxing = to_json(&normalize(s("lingxing"), s(LINGXING), JsValue::UNDEFINED).unwrap());
+    let lines = lingxing.as_array().unwrap();
+    assert_eq!(lines.len(), 2, "one record per after-sale line");
+    assert!(lines.iter().all(|l| l["order_id"] == "113-9870855-8214638"));
+    let refund = lines.iter().find(|l| l["kind"] == "refund").unwrap();
+    assert_eq!(refund["refund"], json!({"currency": "USD", "minor": 470, "decimal": "4.700"}));
+    assert_eq!(refund["created_at"], "2023-02-16T23:50:50", "Lingxing times carry no offset");
+
+    let order = to_json(&normalize_order(s(WECHAT_STORE), JsValue::UNDEFINED).unwrap());
+    assert_eq!(order["id"], "wechat_store:12123121332");
+    assert_eq!(order["status"], "awaiting_shipment");
+    assert_eq!(order["aftersale_ids"], json!(["1234"]));
+    assert_eq!(order["price"]["order_price"]["minor"], 10500);
+    assert_eq!(order["address"]["name"], "Mr. Chen");
+}
+
+#[wasm_bindgen_test]
+fn normalize_json_is_the_same_records_as_text() {
+    let text = normalize_json(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap();
+    let objects = normalize(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), to_json(&objects));
+}
+
+#[wasm_bindgen_test]
+fn include_raw_attaches_the_upstream_record() {
+    let plain = to_json(&normalize(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap());
+    assert!(plain[0].get("raw").is_none());
+    let with_raw = to_json(&normalize(s("xiaoe"), s(XIAOE), js(json!({"includeRaw": true}))).unwrap());
+    assert_eq!(with_raw[0]["raw"]["state_str"], "售后成功");
+}
+
+// ---------------------------------------------------------------- signing
+
+fn worked_example() -> Value {
+    json!({
+        "access_token": "59cf5437-669b-49f5-83c4-3cc1d1404680",
+        "app_key": "ak_0123456789abc",
+        "timestamp": 1639734344,
+        "sid": "6,7,19",
+        "start_date": "2022-02-01",
+        "end_date": "2022-03-01",
+        "date_type": 1,
+        "after_type": "1,2",
+        "offset": 0,
+        "length": 1000,
+        "amazon_order_id_list": ["113-9870855-8214638"],
+    })
+}
+
+#[wasm_bindgen_test]
+fn signs_the_worked_example_of_upstreams_md() {
+    let sign = sign_lingxing(js(worked_example()), s("ak_0123456789abc")).unwrap();
+    assert_eq!(sign, "Lu9igwedngYKitw7EtBiuCJJIFXl7gQlJE0o1ZFCXqdIwVhSPzVcd0sPeLkAl3rO");
+}
+
+#[wasm_bindgen_test]
+fn signs_nested_objects_with_sorted_keys() {
+    // Expected value from tests/simulator/lingxing-sign.mjs, written from UPSTREAMS.md alone.
+    let params = json!({
+        "access_token": "tok", "app_key": "ak_0123456789abc", "timestamp": 1700000000,
+        "filter": {"z": 1, "a": [{"y": "2", "b": true}], "m": null},
+        "empty": "", "flag": false, "price": 1.5, "name": "名字 & =", "nothing": null,
+    });
+    let sign = sign_lingxing(js(params), s("ak_0123456789abc")).unwrap();
+    assert_eq!(sign, "EPmQSlGIn3dLZXqt0pYkakhQy3g8YEDudrqqGZcRNKdIwVhSPzVcd0sPeLkAl3rO");
+}
+
+// ---------------------------------------------------------------- errors
+
+#[wasm_bindgen_test]
+fn bad_arguments_are_invalid_request() {
+    let m = expect_error(&thrown(normalize(s("amazon"), s(XIAOE), JsValue::UNDEFINED)), "invalid_request");
+    assert!(m.contains("platform") && m.contains("amazon"), "{m}");
+    let m = expect_error(&thrown(normalize(s("xiaoe"), JsValue::from(5), JsValue::UNDEFINED)), "invalid_request");
+    assert!(m.contains("text") && m.contains("number"), "{m}");
+    let m = expect_error(&thrown(normalize_json(s("xiaoe"), s(XIAOE), js(json!({"raw": true})))), "invalid_request");
+    assert!(m.contains("options.raw"), "{m}");
+    let m = expect_error(&thrown(normalize(s("wechat_store"), s(WECHAT_STORE), JsValue::UNDEFINED)), "invalid_request");
+    assert!(m.contains("order"), "{m}");
+    let m = expect_error(&thrown(sign_lingxing(js(worked_example()), s("short"))), "invalid_request");
+    assert!(m.contains("16 bytes"), "{m}");
+    let m = expect_error(&thrown(sign_lingxing(s("a=1"), s("ak_0123456789abc"))), "invalid_request");
+    assert!(m.contains("params"), "{m}");
+    let m = expect_error(&thrown(sign_lingxing(js(worked_example()), JsValue::NULL)), "invalid_request");
+    assert!(m.contains("appId"), "{m}");
+}
+
+#[wasm_bindgen_test]
+fn unreadable_bodies_say_where() {
+    let truncated = &XIAOE[..XIAOE.len() / 2];
+    let e = thrown(normalize(s("xiaoe"), s(truncated), JsValue::UNDEFINED));
+    let m = expect_error(&e, "upstream_error");
+    assert!(m.contains("xiaoe"), "{m}");
+    assert!(prop(&e, "upstream").is_null());
+    let bad_state = XIAOE.replace("\"state\": 13", "\"state\": \"thirteen\"");
+    let m = expect_error(&thrown(normalize(s("xiaoe"), s(&bad_state), JsValue::UNDEFINED)), "upstream_error");
+    assert!(m.contains("state"), "{m}");
+}
+
+#[wasm_bindgen_test]
+fn upstream_errors_keep_the_upstreams_own_code() {
+    let e = thrown(normalize(s("xiaoe"), s(r#"{"code":2008,"msg":"token expired","data":null}"#), JsValue::UNDEFINED));
+    expect_error(&e, "upstream_auth");
+    assert_eq!(
+        to_json(&prop(&e, "upstream")),
+        json!({"platform": "xiaoe", "code": "2008", "message": "token expired"})
+    );
+    assert!(prop(&e, "status").is_undefined());
+    let e = thrown(normalize(
+        s("wechat_shop"),
+        s(r#"{"errcode":45011,"errmsg":"api minute-quota reach limit"}"#),
+        JsValue::UNDEFINED,
+    ));
+    expect_error(&e, "rate_limited");
+}
+
+// ---------------------------------------------------------------- the client
+
+fn proxy() -> &'static str {
+    match option_env!("AFTERSALE_FAKE_PROXY") {
+        Some(url) => url,
+        None => {
+            panic!("AFTERSALE_FAKE_PROXY unset at build time: run scripts/test-www.sh, which starts the fake proxy")
+        }
+    }
+}
+
+/// A key unique to this test run and scenario (the fake proxy keys its behaviour on it).
+fn key(scenario: &str) -> String {
+    format!("test-{scenario}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+fn client(api_key: &str, extra: Value) -> WasmClient {
+    let mut options = json!({"endpoint": proxy(), "apiKey": api_key});
+    options.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    WasmClient::new(js(options)).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn query(extra: Value) -> JsValue {
+    let mut q = json!({"platform": "xiaoe", "from": "2023-01-14", "to": "2023-02-13"});
+    q.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    js(q)
+}
+
+async fn settle(p: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
+
+async fn requests_made(api_key: &str) -> u64 {
+    let url = format!("{}/__stats?key={api_key}", proxy());
+    let stats: Value = gloo_net::http::Request::get(&url).send().await.unwrap().json().await.unwrap();
+    stats["requests"].as_u64().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn lists_one_page() {
+    let page = to_json(&settle(client(&key("ok"), json!({})).list(query(json!({})))).await.unwrap());
+    assert_eq!(page["data"].as_array().unwrap().len(), 3);
+    assert_eq!(page["data"][0]["id"], "xiaoe:A1");
+    assert_eq!(page["total"], 7);
+    assert!(page["next_cursor"].is_string());
+}
+
+#[wasm_bindgen_test]
+async fn pages_follow_cursors_once_per_record_with_progress() {
+    let progress = js_sys::Array::new();
+    let record: Closure<dyn Fn(JsValue)> = {
+        let progress = progress.clone();
+        Closure::new(move |p: JsValue| {
+            progress.push(&p);
+        })
+    };
+    let q = query(json!({"status": ["pending", "completed"]}));
+    Reflect::set(&q, &s("onProgress"), record.as_ref()).unwrap();
+    let pages = client(&key("ok"), json!({})).pages(q).unwrap();
+    let mut ids = Vec::new();
+    loop {
+        let batch = settle(pages.next()).await.unwrap();
+        if batch.is_undefined() {
+            break;
+        }
+        for r in to_json(&batch).as_array().unwrap() {
+            ids.push(r["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let expected: Vec<String> = (1..=7).map(|n| format!("xiaoe:A{n}")).collect();
+    assert_eq!(ids, expected, "every record once, in order, though pages overlap");
+    assert_eq!(
+        to_json(&progress),
+        json!([{"fetched": 3, "total": 7}, {"fetched": 5, "total": 7}, {"fetched": 7, "total": 7}])
+    );
+    assert!(settle(pages.next()).await.unwrap().is_undefined(), "stays finished");
+}
+
+#[wasm_bindgen_test]
+async fn reads_orders_and_their_aftersales() {
+    let c = client(&key("ok"), json!({}));
+    let order = to_json(&settle(c.order(s("12123121332"), JsValue::UNDEFINED)).await.unwrap());
+    assert_eq!(order["id"], "wechat_store:12123121332");
+    let list =
+        to_json(&settle(c.order_after_sales(JsValue::from(32434234), js(json!({"openid": "oT"})))).await.unwrap());
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["order_id"], "32434234");
+    let e = settle(c.order(s("missing"), JsValue::UNDEFINED)).await.unwrap_err();
+    expect_error(&e, "not_found");
+    assert_eq!(prop(&e, "status").as_f64(), Some(404.0));
+    let e = settle(c.order_after_sales(s("1"), js(json!({})))).await.unwrap_err();
+    expect_error(&e, "invalid_request");
+    let e = settle(c.order(JsValue::from(32423523451235145.0), JsValue::UNDEFINED)).await.unwrap_err();
+    assert!(expect_error(&e, "invalid_request").contains("safe integer"));
+}
+
+#[wasm_bindgen_test]
+async fn waits_retry_after_seconds_on_429() {
+    let k = key("429");
+    let start = js_sys::Date::now();
+    let page = settle(client(&k, json!({})).list(query(json!({})))).await.unwrap();
+    let waited = js_sys::Date::now() - start;
+    assert_eq!(to_json(&page)["total"], 7);
+    assert!(waited >= 950.0, "waited only {waited} ms for Retry-After: 1");
+    assert_eq!(requests_made(&k).await, 2);
+}
+
+#[wasm_bindgen_test]
+async fn waits_retry_after_http_date_on_429() {
+    let k = key("429date");
+    let start = js_sys::Date::now();
+    settle(client(&k, json!({})).list(query(json!({})))).await.unwrap();
+    let waited = js_sys::Date::now() - start;
+    // The date has one-second resolution and points 2 s ahead: 1 to 2 s from now.
+    assert!(waited >= 900.0, "waited only {waited} ms for a Retry-After date");
+    assert_eq!(requests_made(&k).await, 2);
+}
+
+#[wasm_bindgen_test]
+async fn retries_a_503_then_succeeds() {
+    let k = key("503");
+    settle(client(&k, json!({})).list(query(json!({})))).await.unwrap();
+    assert_eq!(requests_made(&k).await, 2);
+}
+
+#[wasm_bindgen_test]
+async fn gives_up_after_max_retries() {
+    let k = key("down");
+    let e = settle(client(&k, json!({"maxRetries": 2})).list(query(json!({})))).await.unwrap_err();
+    let m = expect_error(&e, "upstream_unavailable");
+    assert!(m.contains("3 attempts"), "{m}");
+    assert_eq!(prop(&e, "status").as_f64(), Some(503.0));
+    assert_eq!(requests_made(&k).await, 3);
+}
+
+#[wasm_bindgen_test]
+async fn surfaces_401_without_retrying() {
+    let k = "wrong-key";
+    let before = requests_made(k).await;
+    let e = settle(client(k, json!({})).list(query(json!({})))).await.unwrap_err();
+    let m = expect_error(&e, "unauthorized");
+    assert!(m.contains("401") && m.contains("GET /v1/aftersales"), "{m}");
+    assert!(!m.contains(k), "messages never carry the key: {m}");
+    assert_eq!(prop(&e, "status").as_f64(), Some(401.0));
+    assert!(prop(&e, "upstream").is_null());
+    assert_eq!(requests_made(k).await, before + 1);
+}
+
+#[wasm_bindgen_test]
+async fn upstream_auth_is_not_retried_and_keeps_upstream() {
+    let k = key("authfail");
+    let e = settle(client(&k, json!({})).list(query(json!({})))).await.unwrap_err();
+    expect_error(&e, "upstream_auth");
+    assert_eq!(prop(&e, "status").as_f64(), Some(502.0));
+    assert_eq!(
+        to_json(&prop(&e, "upstream")),
+        json!({"platform": "xiaoe", "code": "2017", "message": "no permission"})
+    );
+    assert_eq!(requests_made(&k).await, 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_long_retry_after_is_surfaced_not_slept() {
+    let k = key("429long");
+    let e = settle(client(&k, json!({})).list(query(json!({})))).await.unwrap_err();
+    expect_error(&e, "rate_limited");
+    assert_eq!(prop(&e, "retryAfter").as_f64(), Some(3600.0));
+    assert_eq!(requests_made(&k).await, 1);
+}
+
+#[wasm_bindgen_test]
+async fn abort_rejects_with_the_signals_reason() {
+    let controller = web_sys::AbortController::new().unwrap();
+    let q = query(json!({}));
+    Reflect::set(&q, &s("signal"), &controller.signal()).unwrap();
+    let pending = client(&key("slow"), json!({})).list(q);
+    let start = js_sys::Date::now();
+    let abort = Closure::once_into_js(move || controller.abort());
+    let global = js_sys::global();
+    let set_timeout: js_sys::Function = Reflect::get(&global, &s("setTimeout")).unwrap().into();
+    set_timeout.call2(&global, &abort, &JsValue::from(100)).unwrap();
+    let e = settle(pending).await.unwrap_err();
+    assert!(js_sys::Date::now() - start < 5000.0, "the slow page was not cut short");
+    assert_eq!(prop(&e, "name").as_string().as_deref(), Some("AbortError"));
+}
+
+#[wasm_bindgen_test]
+async fn bad_client_arguments_are_invalid_request() {
+    let e = JsValue::from(WasmClient::new(js(json!({"endpoint": "proxy.example"}))).err().unwrap());
+    assert!(expect_error(&e, "invalid_request").contains("options.endpoint"));
+    let e = JsValue::from(WasmClient::new(js(json!({"endpoint": proxy(), "apikey": "x"}))).err().unwrap());
+    assert!(expect_error(&e, "invalid_request").contains("options.apikey"));
+    let c = client(&key("ok"), json!({}));
+    let e = settle(c.list(query(json!({"from": "2023-1-14"})))).await.unwrap_err();
+    assert!(expect_error(&e, "invalid_request").contains("query.from"));
+    let e = settle(c.list(query(json!({"platform": "taobao"})))).await.unwrap_err();
+    assert!(expect_error(&e, "invalid_request").contains("taobao"));
+    let e = settle(c.list(query(json!({"limit": 500})))).await.unwrap_err();
+    assert!(expect_error(&e, "invalid_request").contains("query.limit"));
+}
+
+#[wasm_bindgen_test]
+async fn the_proxys_own_400_is_passed_on() {
+    // A cursor from another query: the proxy refuses it, naming the parameter.
+    let e = settle(client(&key("ok"), json!({})).list(query(json!({"cursor": "bm90IGEgY3Vyc29y"})))).await.unwrap_err();
+    let m = expect_error(&e, "invalid_request");
+    assert!(m.contains("cursor"), "{m}");
+    assert_eq!(prop(&e, "status").as_f64(), Some(400.0));
+}
+
+#[wasm_bindgen_test]
+async fn a_body_that_is_not_json_is_internal() {
+    let e = settle(client(&key("badjson"), json!({})).list(query(json!({})))).await.unwrap_err();
+    assert!(expect_error(&e, "internal").contains("not the expected JSON"));
+}
