@@ -114,7 +114,8 @@ fn read_tolerantly<T>(
         Ok(repaired) => normalize(&repaired).map_err(|e| match e {
             // Positions and text would be those of the repaired copy: point at the original.
             Error::Parse(mut p) => {
-                p.message = alloc::format!("{} (in the body read as documentation-style JSON)", p.message);
+                let message = wire::strip_position(&p.message);
+                p.message = alloc::format!("{message} (in the body read as documentation-style JSON)");
                 p.offset = None;
                 p.body = String::from(body);
                 Error::Parse(p)

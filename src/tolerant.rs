@@ -710,7 +710,7 @@ impl Repairer<'_> {
                     Frame::Obj { opened_at: None, .. } => None,
                 });
                 let open_brackets = brackets.clone().count();
-                let innermost = brackets.last().map(|(ch, at)| (ch, self.lex.position(at)));
+                let innermost = brackets.clone().next_back().map(|(ch, at)| (ch, self.lex.position(at)));
                 Err(self.error(end, RepairErrorKind::Truncated { open_brackets, innermost }))
             }
         }

@@ -118,7 +118,7 @@ pub fn fold_key<'k>(key: &'k str, buf: &'k mut [u8; 48]) -> &'k str {
 const PATH_MARK: char = '\u{1}';
 
 /// serde_json appends ` at line L column C` to errors; keep it only once, at the outermost level.
-fn strip_position(msg: &str) -> &str {
+pub fn strip_position(msg: &str) -> &str {
     if let Some(i) = msg.rfind(" at line ") {
         let tail = &msg[i + " at line ".len()..];
         let mut parts = tail.splitn(3, ' ');

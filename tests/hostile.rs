@@ -394,6 +394,10 @@ fn a_lingxing_record_with_no_lines_is_refused_by_name() {
 // ---------------------------------------------------------------------------------------------
 // Numbers out of range
 
+/// A platform, an edit of its clean fixture, and the path an error must name.
+type Case = (Platform, Edit, &'static str);
+type Edit = fn(&mut Value);
+
 const BEYOND_U64: &str = "123456789012345678901234567890";
 
 /// Puts a bare number (not representable in JSON values here) where `"__N__"` stands.
@@ -404,7 +408,7 @@ fn with_number(text: String, number: &str) -> String {
 
 #[test]
 fn ids_beyond_u64_are_refused_by_field() {
-    let cases: [(Platform, fn(&mut Value), &str); 4] = [
+    let cases: [Case; 4] = [
         (Platform::WechatShop, |v| shop_record(v)["aftersale_id"] = json!("__N__"), "aftersale_infos[0].aftersale_id"),
         (Platform::Xiaoe, |v| xiaoe_record(v)["order_id"] = json!("__N__"), "data.list[0].order_id"),
         (Platform::Lingxing, |v| v["data"][0]["amazon_order_id"] = json!("__N__"), "data[0].amazon_order_id"),
@@ -425,7 +429,7 @@ fn ids_beyond_u64_are_refused_by_field() {
 
 #[test]
 fn money_beyond_i64_is_refused_by_field() {
-    let cases: [(Platform, fn(&mut Value), &str); 4] = [
+    let cases: [Case; 4] = [
         (Platform::WechatShop, |v| shop_record(v)["refund"] = json!("__N__"), "aftersale_infos[0].refund"),
         (Platform::Xiaoe, |v| xiaoe_record(v)["refund_money"] = json!("__N__"), "data.list[0].refund_money"),
         (
@@ -500,7 +504,7 @@ fn negative_fen_is_refused_by_field() {
 
 #[test]
 fn invalid_times_are_refused_by_field() {
-    let cases: [(Platform, fn(&mut Value), &str, &str); 6] = [
+    let cases: [(Platform, Edit, &str, &str); 6] = [
         (
             Platform::WechatShop,
             |v| shop_record(v)["create_time"] = json!("2020-02-30 00:00:00"),
@@ -671,6 +675,14 @@ fn odd_text_is_kept_or_refused_never_mangled() {
     // Anywhere else it is not whitespace JSON knows.
     let body = XIAOE.replacen("\"code\"", "\u{feff}\"code\"", 1);
     assert_eq!(ok(Platform::Xiaoe, &body), ok(Platform::Xiaoe, XIAOE), "the tolerant reading skips it");
+    // A wrong type found after a repair names the field, without the repaired copy's positions.
+    let msg = parse_error_message(Platform::Xiaoe, &XIAOE.replacen("\"state\": 13,", "'state': {},", 1));
+    assert!(
+        msg.ends_with(
+            "data.list[0].state: invalid type: map, expected an integer (in the body read as documentation-style JSON)"
+        ),
+        "{msg}"
+    );
     let msg = parse_error_message(Platform::Xiaoe, "\u{feff}\u{feff}{\"code\":0,\"data\":{\"list\":[");
     assert!(msg.contains("ends early"), "{msg}");
 }
