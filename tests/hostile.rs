@@ -206,9 +206,6 @@ fn ignored_keys(platform: Platform) -> &'static [&'static str] {
             "rma_order_number",
             "fid",
             "row_index",
-            // `asin` and `msku` of the record (not of its lines) are not read either.
-            "data[].asin",
-            "data[].msku",
         ],
     }
 }

@@ -508,3 +508,37 @@ fn lingxing_serial_pacing_is_within_ten_percent_of_the_minimum() {
     let minimum = calls * up.latency_ms;
     assert!(elapsed as f64 <= minimum as f64 * 1.1, "took {elapsed} ms; minimum {minimum} ms");
 }
+
+/// Secrets print as `[redacted]`: credentials, tokens, token requests, cursor keys.
+#[test]
+fn debug_output_never_shows_secrets() {
+    let account = Account::new(Credentials::Xiaoe {
+        app_id: "app".into(),
+        client_id: Secret::new("CLIENT-ID-SECRET"),
+        secret_key: Secret::new("SECRET-KEY-VALUE"),
+    })
+    .with_base_url("http://127.0.0.1:1");
+    let mut acct = AccountState::new(account.clone());
+    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).next_call().unwrap();
+    let mut call = UpstreamCall::new(spec);
+    let CallAction::Send(token_request) = call.poll(&mut acct, 0) else { panic!("expected the token fetch") };
+    call.handle_response(
+        &mut acct,
+        1,
+        0,
+        Ok(Response::ok(r#"{"code":0,"data":{"access_token":"TOKEN-VALUE-123","expires_in":7200}}"#)),
+    );
+    let CallAction::Send(data_request) = call.poll(&mut acct, 2) else { panic!("expected the data call") };
+    let printed = format!(
+        "{account:?} {acct:?} {token_request:?} {data_request:?} {:?} {:?}",
+        acct.tokens.snapshot(),
+        aftersale::cursor::CursorKey::new(b"CURSOR-KEY")
+    );
+    for secret in ["CLIENT-ID-SECRET", "SECRET-KEY-VALUE", "TOKEN-VALUE-123", "CURSOR-KEY"] {
+        assert!(!printed.contains(secret), "{secret} leaked into Debug output: {printed}");
+    }
+    assert!(printed.contains("[redacted]"));
+    // The request itself still carries them, of course.
+    assert!(String::from_utf8_lossy(&data_request.body).contains("TOKEN-VALUE-123"));
+    assert!(token_request.url.contains("SECRET-KEY-VALUE"));
+}

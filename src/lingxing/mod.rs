@@ -44,6 +44,8 @@ wire_struct! {
     /// One Amazon order with its after-sale lines (`data[]`).
     pub struct LingxingRecord<'a> {
         amazon_order_id: Text<'a>,
+        asin: Text<'a>,
+        msku: Text<'a>,
         seller_country: Text<'a>,
         total_refund_amount_currency_code: Text<'a>,
         item_list: List<LingxingLine<'a>>,
@@ -232,8 +234,9 @@ fn map_record<'a>(
             refund,
             requested: None,
             items: alloc::vec![Item {
-                product_id: text(line.asin),
-                sku_id: text(line.msku).or_else(|| text(line.local_sku)),
+                // A line may leave asin/msku empty where its record has them (seed 003's second line).
+                product_id: text(line.asin).or_else(|| text(rec.asin.clone())),
+                sku_id: text(line.msku).or_else(|| text(rec.msku.clone())).or_else(|| text(line.local_sku)),
                 name: text(line.item_name),
                 quantity: ctx.count("item_list.after_quantity", line.after_quantity)?,
                 unit_price: None,

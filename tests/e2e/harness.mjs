@@ -9,7 +9,7 @@
 // Nothing here imports the project's core or its wasm: expectations come from the simulator's
 // ground truth (see expect.mjs).
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -149,16 +149,13 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
       captured.push(record);
       return { ...record, res, started, firstLineAt, endedAt, chunks };
     },
-    /** What wrangler printed so far (stdout and stderr) plus wrangler's own log files. */
+    /** What wrangler printed so far: its stdout and stderr, the Worker's console included. */
     logText() {
-      let text = "";
       try {
-        text += readFileSync(worker.logFile, "utf8");
+        return readFileSync(worker.logFile, "utf8");
       } catch {
-        // not written yet
+        return "";
       }
-      for (const file of listFiles(worker.wranglerLogDir)) text += readFileSync(file, "utf8");
-      return text;
     },
     async stop() {
       await worker.stop();
@@ -166,16 +163,6 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
     },
   };
   return stack;
-}
-
-function listFiles(dir) {
-  try {
-    return readdirSync(dir)
-      .map((f) => join(dir, f))
-      .filter((f) => statSync(f).isFile());
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -235,7 +222,9 @@ export async function startWrangler({ vars, name = "wrangler" }) {
   const persist = mkdtempSync(join(tmpdir(), "aftersale-e2e-"));
   const at = stamp();
   const logFile = join(OUTPUT_DIR, `${name}-${at}.log`);
-  const wranglerLogDir = join(OUTPUT_DIR, `${name}-${at}-debug`); // wrangler's own log files
+  // wrangler's own debug log records every outbound request of the Worker (Xiaoe's token URL
+  // carries its secret_key by design), so it stays out of test-output and is deleted at the end.
+  const wranglerLogDir = join(persist, "wrangler-debug-logs");
   const log = createWriteStream(logFile);
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--show-interactive-dev-session=false"];
   if (process.env.E2E_WRANGLER_CONFIG) args.push("--config", process.env.E2E_WRANGLER_CONFIG);
