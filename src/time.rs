@@ -132,7 +132,7 @@ impl Timestamp {
     /// Empty strings and PHP's zero dates (`0000-00-00 00:00:00`, `-0001-11-30 00:00:00`) mean
     /// "no time" and give `Ok(None)`.
     pub fn parse_local(s: &str, offset_minutes: Option<i16>) -> Result<Option<Timestamp>, InvalidTime> {
-        let s = s.trim();
+        let s = s.trim_ascii();
         if s.is_empty() || s.starts_with("0000-00-00") || s.starts_with("-0001-11-30") {
             return Ok(None);
         }

@@ -99,7 +99,9 @@ impl<'de> Visitor<'de> for CowStrVisitor {
 /// The key as documented, trimmed and ASCII-lowercased; the common case (already clean) costs
 /// one scan and no copy. Keys longer than the buffer are left as they are (no field is that long).
 pub fn fold_key<'k>(key: &'k str, buf: &'k mut [u8; 48]) -> &'k str {
-    let trimmed = key.trim();
+    // ASCII trimming: the documents' stray spaces are ASCII, and Unicode trimming costs a
+    // char decode per key on the hot path.
+    let trimmed = key.trim_ascii();
     if !trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
         return trimmed;
     }
@@ -249,7 +251,7 @@ impl<'a> Text<'a> {
     /// `None` for empty or whitespace-only text, which the upstreams use for "nothing".
     pub fn non_empty(this: Option<Text<'a>>) -> Option<Cow<'a, str>> {
         match this {
-            Some(Text(c)) if !c.trim().is_empty() => Some(c),
+            Some(Text(c)) if !c.trim_ascii().is_empty() => Some(c),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 //! `md5_new`/`md5`. `data[].id` is documented as not unique and is never used as a key.
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use serde_json::value::RawValue;
@@ -115,14 +116,15 @@ pub fn parse_page<'a>(body: &'a str, options: NormalizeOptions) -> Result<Page<'
             upstream_index.resize(records.len(), i as u32);
         }
     } else {
-        let env: LingxingEnvelope<'a, LingxingRecord<'a>> = parse_envelope(body)?;
+        // Boxed, as in xiaoe: growing a vector of boxes moves pointers, not records.
+        let env: LingxingEnvelope<'a, Box<LingxingRecord<'a>>> = parse_envelope(body)?;
         let (list, t) = unwrap_envelope(env)?;
         total = t;
         upstream_count = list.len();
         records.reserve(list.len() * 2);
         upstream_index.reserve(list.len() * 2);
         for (i, rec) in list.into_iter().enumerate() {
-            map_record(i, rec, None, &mut records)?;
+            map_record(i, *rec, None, &mut records)?;
             upstream_index.resize(records.len(), i as u32);
         }
     }

@@ -1,13 +1,14 @@
 //! WeChat transaction component: after-sales of one order, `POST /shop/aftersale/get` (seed 000).
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec::Vec;
 
 use serde_json::value::RawValue;
 
 use crate::model::{AfterSale, Buyer, Item, Kind, Platform, Status, StatusRaw};
-use crate::normalize::{parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
+use crate::normalize::{map_records, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
 use crate::wire::{wire_struct, Int, List, Text};
 use crate::Error;
 
@@ -57,17 +58,14 @@ pub fn parse_page<'a>(body: &'a str, options: NormalizeOptions) -> Result<Page<'
             parse_body(PLATFORM, body).map_err(|e| super::error_or_parse(PLATFORM, body, e))?;
         super::check_status(PLATFORM, env.errcode, env.errmsg)?;
         let list = env.aftersale_infos.map(|l| l.0).unwrap_or_default();
-        parse_records::<WechatShopAfterSale<'a>>(PLATFORM, &list, "aftersale_infos")?
-            .into_iter()
-            .enumerate()
-            .map(|(i, (rec, raw))| map_after_sale(i, rec, Some(raw)))
-            .collect::<Result<Vec<_>, _>>()?
+        let typed = parse_records::<WechatShopAfterSale<'a>>(PLATFORM, &list, "aftersale_infos")?;
+        map_records(typed, |i, (rec, raw)| map_after_sale(i, rec, Some(raw)))?
     } else {
-        let env: WechatShopEnvelope<'a, WechatShopAfterSale<'a>> =
+        let env: WechatShopEnvelope<'a, Box<WechatShopAfterSale<'a>>> =
             parse_body(PLATFORM, body).map_err(|e| super::error_or_parse(PLATFORM, body, e))?;
         super::check_status(PLATFORM, env.errcode, env.errmsg)?;
         let list = env.aftersale_infos.map(|l| l.0).unwrap_or_default();
-        list.into_iter().enumerate().map(|(i, rec)| map_after_sale(i, rec, None)).collect::<Result<Vec<_>, _>>()?
+        map_records(list, |i, rec| map_after_sale(i, *rec, None))?
     };
     Ok(Page { upstream_index: Vec::new(), total: Some(records.len() as u64), upstream_count: records.len(), records })
 }

@@ -4,13 +4,14 @@
 //! building and pagination live in [`request`].
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use serde_json::value::RawValue;
 
 use crate::error::UpstreamClass;
 use crate::model::{AfterSale, Buyer, Item, Kind, Platform, Status, StatusRaw};
-use crate::normalize::{self, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
+use crate::normalize::{self, map_records, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
 use crate::wire::{wire_struct, Int, List, Text};
 use crate::Error;
 
@@ -112,17 +113,14 @@ pub fn parse_page<'a>(body: &'a str, options: NormalizeOptions) -> Result<Page<'
         let env: XiaoeEnvelope<'a, &'a RawValue> = parse_envelope(body)?;
         let (list, total) = unwrap_envelope(body, env)?;
         let typed = parse_records::<XiaoeAfterSale<'a>>(PLATFORM, &list, "data.list")?;
-        let records = typed
-            .into_iter()
-            .enumerate()
-            .map(|(i, (rec, raw))| map_after_sale(i, rec, Some(raw)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let records = map_records(typed, |i, (rec, raw)| map_after_sale(i, rec, Some(raw)))?;
         Ok(Page { upstream_index: Vec::new(), upstream_count: records.len(), records, total })
     } else {
-        let env: XiaoeEnvelope<'a, XiaoeAfterSale<'a>> = parse_envelope(body)?;
+        // Boxed: a page holds thousands of these large structs, and a growing vector of boxes
+        // moves pointers, not records.
+        let env: XiaoeEnvelope<'a, Box<XiaoeAfterSale<'a>>> = parse_envelope(body)?;
         let (list, total) = unwrap_envelope(body, env)?;
-        let records =
-            list.into_iter().enumerate().map(|(i, rec)| map_after_sale(i, rec, None)).collect::<Result<Vec<_>, _>>()?;
+        let records = map_records(list, |i, rec| map_after_sale(i, *rec, None))?;
         Ok(Page { upstream_index: Vec::new(), upstream_count: records.len(), records, total })
     }
 }
@@ -173,7 +171,7 @@ fn kind_of(ctx: &RecordCtx<'_>, rec: &XiaoeAfterSale<'_>) -> Result<Kind, Error>
 
 /// `退款` / `仅退款` refund, `退货退款` / `退款退货` / `退货` return and refund, `换货` exchange.
 pub(crate) fn kind_from_chinese(name: &str) -> Option<Kind> {
-    let name = name.trim();
+    let name = name.trim_ascii();
     if name.contains("换货") {
         Some(Kind::Exchange)
     } else if name.contains("退货") {
