@@ -46,12 +46,7 @@ macro_rules! wire_struct {
                             match $crate::wire::fold_key(&key.0, &mut buf) {
                                 $(
                                     stringify!($field) $( | $alias )* => {
-                                        let value: Option<$ty> = map
-                                            .next_value()
-                                            .map_err(|e| $crate::wire::in_field::<M::Error>(stringify!($field), &e))?;
-                                        if out.$field.is_none() {
-                                            out.$field = value;
-                                        }
+                                        $crate::wire::read_field(&mut map, &mut out.$field, stringify!($field))?;
                                     }
                                 )*
                                 _ => {
@@ -68,6 +63,22 @@ macro_rules! wire_struct {
     };
 }
 pub(crate) use wire_struct;
+
+/// Reads one field's value into its slot, keeping the first non-null one. Out of line on
+/// purpose: one copy per field *type* serves every field of that type in every struct, instead
+/// of the deserializer being inlined at each of ~200 field sites (most of the wasm's size).
+#[inline(never)]
+pub fn read_field<'de, M: de::MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut M,
+    slot: &mut Option<T>,
+    name: &'static str,
+) -> Result<(), M::Error> {
+    let value: Option<T> = map.next_value().map_err(|e| in_field::<M::Error>(name, &e))?;
+    if slot.is_none() {
+        *slot = value;
+    }
+    Ok(())
+}
 
 /// A map key, borrowed when the body has no escapes in it.
 pub struct Key<'a>(pub Cow<'a, str>);
@@ -237,10 +248,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
                 Ok(Cow::Owned(v.to_string()))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
                 // A float here is an id too large for 64 bits or with a fraction: its exact digits
-                // are already lost, so refuse it rather than pass on a rounded id.
-                Err(E::custom(format!("number {v} is not an exact integer id; send it as a string")))
+                // are already lost, so refuse it rather than pass on a rounded id. (The value is
+                // not printed: float formatting would add ~15 KB to the wasm for one message.)
+                Err(E::custom("this number is not an exact integer id (too large or fractional); send it as a string"))
             }
         }
         d.deserialize_any(TextVisitor).map(Text)
@@ -279,7 +291,7 @@ impl<'de> Deserialize<'de> for Int {
                 if v.is_finite() && v.abs() < 9.0e15 && (v as i64) as f64 == v {
                     Ok(v as i64)
                 } else {
-                    Err(E::custom(format!("number {v} is not an integer in range")))
+                    Err(E::custom("a number that is not a whole number in range"))
                 }
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
