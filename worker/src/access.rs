@@ -15,7 +15,10 @@ pub fn authorize(req: &Request, config: &Config) -> Result<(), ApiError> {
         return Ok(());
     }
     if config.client_keys().is_empty() {
-        return Err(ApiError::new(ErrorCode::Unauthorized, "this proxy has no CLIENT_KEYS configured: no caller is accepted"));
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this proxy has no CLIENT_KEYS configured: no caller is accepted",
+        ));
     }
     let header = req.headers().get("authorization").ok().flatten().unwrap_or_default();
     let Some(presented) = header.strip_prefix("Bearer ").map(str::trim) else {

@@ -81,6 +81,11 @@ impl UpstreamAccount {
                 fresh.tokens.restore(saved.token);
             }
         }
+        // Another request may have prepared the same account while storage was read: keep
+        // its state (and any token fetch it has under way) rather than replace it.
+        if self.account.borrow().as_ref().is_some_and(|s| *s.account() == account) {
+            return;
+        }
         *self.account.borrow_mut() = Some(fresh);
     }
 
@@ -122,7 +127,11 @@ impl UpstreamAccount {
                 return;
             }
             self.persisted_generation.set(snapshot.generation);
-            SavedToken { account_key: state.account().key(), base_url: state.account().base_url.clone(), token: snapshot }
+            SavedToken {
+                account_key: state.account().key(),
+                base_url: state.account().base_url.clone(),
+                token: snapshot,
+            }
         };
         let _ = self.state.storage().put(TOKEN_KEY, saved).await;
     }

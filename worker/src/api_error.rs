@@ -53,8 +53,11 @@ impl ApiError {
     }
 
     pub fn to_json(&self) -> String {
-        let body = Body { error: Inner { code: self.code.as_str(), message: &self.message, upstream: self.upstream.as_ref() } };
-        serde_json::to_string(&body).unwrap_or_else(|_| String::from(r#"{"error":{"code":"internal","message":"error","upstream":null}}"#))
+        let body = Body {
+            error: Inner { code: self.code.as_str(), message: &self.message, upstream: self.upstream.as_ref() },
+        };
+        serde_json::to_string(&body)
+            .unwrap_or_else(|_| String::from(r#"{"error":{"code":"internal","message":"error","upstream":null}}"#))
     }
 
     pub fn to_response(&self) -> worker::Result<Response> {
@@ -88,7 +91,11 @@ impl ApiError {
             Ok(b) => ApiError {
                 code: code_from_str(&b.error.code),
                 message: b.error.message,
-                upstream: b.error.upstream.map(|u| UpstreamDetail { platform: u.platform, code: u.code, message: u.message }),
+                upstream: b.error.upstream.map(|u| UpstreamDetail {
+                    platform: u.platform,
+                    code: u.code,
+                    message: u.message,
+                }),
                 retry_after_s,
             },
             Err(_) => ApiError::internal(format!("the account object answered {status} without an error body")),

@@ -9,9 +9,6 @@ use worker::Env;
 use crate::api_error::ApiError;
 use crate::sandbox;
 
-/// Where sandbox accounts "live": the transport answers them in-process, never over the network.
-pub const SANDBOX_BASE_URL: &str = "https://sandbox.aftersale.invalid";
-
 #[derive(Debug)]
 pub struct Config {
     pub sandbox: bool,
@@ -87,7 +84,9 @@ impl Config {
     }
 
     pub fn cursor_key(&self) -> Result<&CursorKey, ApiError> {
-        self.cursor_key.as_ref().ok_or_else(|| ApiError::internal("CURSOR_SECRET is not set: paged listing needs it to sign cursors"))
+        self.cursor_key
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("CURSOR_SECRET is not set: paged listing needs it to sign cursors"))
     }
 
     /// The upstream account serving `platform`, or a 400 naming the missing variables.
@@ -112,7 +111,11 @@ impl Config {
             },
             Platform::Xiaoe => match (&e.xiaoe_app_id, &e.xiaoe_client_id, &e.xiaoe_secret_key) {
                 (Some(app_id), Some(client_id), Some(secret_key)) => (
-                    Credentials::Xiaoe { app_id: app_id.clone(), client_id: client_id.clone(), secret_key: secret_key.clone() },
+                    Credentials::Xiaoe {
+                        app_id: app_id.clone(),
+                        client_id: client_id.clone(),
+                        secret_key: secret_key.clone(),
+                    },
                     &e.xiaoe_base_url,
                 ),
                 (a, c, s) => {
@@ -133,7 +136,9 @@ impl Config {
                     }
                     (Credentials::Lingxing { app_id: app_id.clone(), app_secret: secret.clone() }, &e.lingxing_base_url)
                 }
-                (a, s) => return Err(missing(&[("LINGXING_APP_ID", a.is_some()), ("LINGXING_APP_SECRET", s.is_some())])),
+                (a, s) => {
+                    return Err(missing(&[("LINGXING_APP_ID", a.is_some()), ("LINGXING_APP_SECRET", s.is_some())]))
+                }
             },
         };
         let account = Account::new(account);
@@ -145,18 +150,10 @@ impl Config {
 }
 
 fn sandbox_account(platform: Platform) -> Account {
-    let credentials = match platform {
-        Platform::WechatShop | Platform::WechatStore => {
-            Credentials::Wechat { appid: sandbox::SANDBOX_WECHAT_APPID.into(), secret: Secret::new("sandbox") }
-        }
-        Platform::Xiaoe => Credentials::Xiaoe {
-            app_id: sandbox::SANDBOX_XIAOE_APP_ID.into(),
-            client_id: Secret::new("sandbox"),
-            secret_key: Secret::new("sandbox"),
-        },
-        Platform::Lingxing => {
-            Credentials::Lingxing { app_id: sandbox::SANDBOX_LINGXING_APP_ID.into(), app_secret: Secret::new("sandbox") }
-        }
-    };
-    Account::new(credentials).with_base_url(SANDBOX_BASE_URL)
+    let [wechat, xiaoe, lingxing] = sandbox::sandbox_accounts();
+    match platform {
+        Platform::WechatShop | Platform::WechatStore => wechat,
+        Platform::Xiaoe => xiaoe,
+        Platform::Lingxing => lingxing,
+    }
 }

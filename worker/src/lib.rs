@@ -65,7 +65,8 @@ fn decode_segment(s: &str) -> String {
 }
 
 async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std::result::Result<Response, ApiError> {
-    let segments: Vec<String> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).map(decode_segment).collect();
+    let segments: Vec<String> =
+        path.trim_matches('/').split('/').filter(|s| !s.is_empty()).map(decode_segment).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method();
     if method == Method::Options {
@@ -74,13 +75,23 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
     }
     let known = matches!(
         segments.as_slice(),
-        ["healthz"] | ["v1", "aftersales"] | ["v1", "aftersales", "export"] | ["v1", "orders", _] | ["v1", "orders", _, "aftersales"]
+        ["healthz"]
+            | ["v1", "aftersales"]
+            | ["v1", "aftersales", "export"]
+            | ["v1", "orders", _]
+            | ["v1", "orders", _, "aftersales"]
+            | ["v1", "sandbox", "orders"]
     );
     if !known {
-        return Err(ApiError::not_found(format!("no route {path}; see /healthz, /v1/aftersales, /v1/aftersales/export, /v1/orders/{{order_id}}")));
+        return Err(ApiError::not_found(format!(
+            "no route {path}; see /healthz, /v1/aftersales, /v1/aftersales/export, /v1/orders/{{order_id}}"
+        )));
     }
     if method != Method::Get && method != Method::Head {
-        return Err(ApiError::new(aftersale::ErrorCode::NotFound, format!("{path} answers GET only, not {}", method.as_ref())));
+        return Err(ApiError::new(
+            aftersale::ErrorCode::NotFound,
+            format!("{path} answers GET only, not {}", method.as_ref()),
+        ));
     }
     if segments != ["healthz"] {
         access::authorize(req, config)?;
@@ -91,6 +102,7 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
         ["v1", "aftersales", "export"] => routes::export_aftersales(req, env, config).await,
         ["v1", "orders", order_id, "aftersales"] => routes::order_aftersales(req, env, config, order_id).await,
         ["v1", "orders", order_id] => routes::order(req, env, config, order_id).await,
+        ["v1", "sandbox", "orders"] => routes::sandbox_orders(config),
         _ => Err(ApiError::not_found(format!("no route {path}"))),
     }
 }

@@ -29,11 +29,7 @@ pub fn json_response(body: String) -> Answer {
 
 /// `GET /healthz`
 pub fn health(config: &Config) -> Answer {
-    json_response(format!(
-        r#"{{"ok":true,"version":"{}","sandbox":{}}}"#,
-        env!("CARGO_PKG_VERSION"),
-        config.sandbox
-    ))
+    json_response(format!(r#"{{"ok":true,"version":"{}","sandbox":{}}}"#, env!("CARGO_PKG_VERSION"), config.sandbox))
 }
 
 /// Asks the account's Durable Object to make one upstream call; the raw body comes back.
@@ -41,7 +37,8 @@ async fn call_account(env: &Env, config: &Config, platform: Platform, spec: Call
     let account = config.account(platform)?;
     let namespace = env.durable_object("UPSTREAM_ACCOUNT")?;
     let stub = namespace.id_from_name(&account.key())?.get_stub()?;
-    let message = serde_json::to_string(&CallMessage { platform, spec }).map_err(|e| ApiError::internal(e.to_string()))?;
+    let message =
+        serde_json::to_string(&CallMessage { platform, spec }).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(message.into()));
     let request = Request::new_with_init("https://upstream-account.internal/call", &init)?;
@@ -62,7 +59,10 @@ fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
 
 /// The query of a list or export request: from its parameters, or from its cursor (whose query
 /// the parameters, when given, must repeat exactly).
-fn list_query(pairs: &[(String, String)], config: &Config) -> Result<(ListQuery, Option<aftersale::paginate::PagerState>), ApiError> {
+fn list_query(
+    pairs: &[(String, String)],
+    config: &Config,
+) -> Result<(ListQuery, Option<aftersale::paginate::PagerState>), ApiError> {
     let params = || pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let cursor = pairs.iter().find(|(k, _)| k == "cursor").map(|(_, v)| v.as_str());
     match cursor {
@@ -277,7 +277,9 @@ pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_i
                 format!("names order {out:?} but the path names {order_id:?}; use - in the path"),
             ))
         }
-        None if order_id == "-" => return Err(ApiError::invalid_request("order_id", "the path's order id is - but no out_order_id was given")),
+        None if order_id == "-" => {
+            return Err(ApiError::invalid_request("order_id", "the path's order id is - but no out_order_id was given"))
+        }
         None => OrderRef::OrderId(order_id.to_string()),
     };
     let raw = include_raw(&pairs)?;
@@ -309,5 +311,25 @@ pub async fn order(req: &Request, env: &Env, config: &Config, order_id: &str) ->
     let body = call_account(env, config, Platform::WechatStore, spec).await?;
     let order = normalize_order(&body, NormalizeOptions { include_raw: raw })?;
     let json = serde_json::to_string(&order).map_err(|e| ApiError::internal(e.to_string()))?;
+    json_response(format!(r#"{{"data":{json}}}"#))
+}
+
+/// `GET /v1/sandbox/orders` (sandbox mode only): the sandbox's WeChat orders, so the order
+/// routes can be tried without knowing an id.
+pub fn sandbox_orders(config: &Config) -> Answer {
+    if !config.sandbox {
+        return Err(ApiError::not_found("/v1/sandbox/orders exists in sandbox mode only"));
+    }
+    #[derive(serde::Serialize)]
+    struct SandboxOrder {
+        order_id: String,
+        out_order_id: String,
+        openid: String,
+    }
+    let orders: Vec<SandboxOrder> = crate::sandbox::sandbox_orders()
+        .into_iter()
+        .map(|(order_id, out_order_id, openid)| SandboxOrder { order_id, out_order_id, openid })
+        .collect();
+    let json = serde_json::to_string(&orders).map_err(|e| ApiError::internal(e.to_string()))?;
     json_response(format!(r#"{{"data":{json}}}"#))
 }

@@ -30,7 +30,8 @@ pub async fn send(request: &CoreRequest, sandboxed: bool, now_ms: u64) -> Result
         init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
     }
     let redacted = RedactedUrl(&request.url).to_string();
-    let outbound = Request::new_with_init(&request.url, &init).map_err(|_| format!("invalid upstream URL {redacted}"))?;
+    let outbound =
+        Request::new_with_init(&request.url, &init).map_err(|_| format!("invalid upstream URL {redacted}"))?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(outbound);
