@@ -2,8 +2,11 @@
 # End-to-end tests of the Worker proxy: builds the Worker, then runs tests/e2e/ (node:test), which
 # starts the upstream simulator in-process and the Worker under `wrangler dev` against it.
 # Logs: test-output/e2e/ (wrangler's output of each run). Installs nothing (see `make install`).
+# The tests serve a frozen copy of the build made here (see tests/e2e/harness.mjs), so edits made
+# to the tree while they run do not swap the Worker under test.
 #   E2E_TEST_TIMEOUT_MS   per-test timeout (default 600000)
 #   E2E_START_TIMEOUT_MS  how long to wait for wrangler's first /healthz (default 900000)
+#   E2E_WRANGLER_BUILD=1  serve wrangler.toml as it is instead (wrangler builds and watches)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
@@ -17,7 +20,7 @@ if [ ! -f wrangler.toml ]; then
   exit 1
 fi
 
-# Build first, so wrangler's own build step (the same script, run by `wrangler dev`) is incremental.
+# Build first: the tests serve this build.
 if [ -f scripts/build-worker.sh ]; then
   echo "test-e2e: building the Worker (scripts/build-worker.sh)"
   bash scripts/build-worker.sh
@@ -27,6 +30,7 @@ if [ ! -f worker/build/index.js ]; then
   exit 1
 fi
 
+rm -rf test-output/e2e # this run's logs only
 mkdir -p test-output/e2e
 start=$(date +%s)
 status=0

@@ -9,10 +9,10 @@
 // Nothing here imports the project's core or its wasm: expectations come from the simulator's
 // ground truth (see expect.mjs).
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { startSimulator } from "../simulator/simulator.mjs";
@@ -75,7 +75,7 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
         SANDBOX: "false",
         ...vars,
       },
-    });
+    }); // a var given as undefined is left out
   } catch (error) {
     await sim.close();
     throw error;
@@ -86,6 +86,8 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
     baseUrl: worker.baseUrl,
     logFile: worker.logFile,
     captured,
+    /** Every upstream data call of the run, `{endpoint, at}`, across simulator resets. */
+    upstreamCalls: tokens.calls,
     /** Every upstream token the simulator issued so far (access and refresh). */
     issuedTokens: () => (tokens.snapshot(), [...tokens.seen]),
     /** Every string that must never reach a caller or a log. */
@@ -166,12 +168,13 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
 }
 
 /**
- * Remembers every token the simulator issues. Tokens are issued right before (WeChat, Xiaoe) or
+ * Remembers every token the simulator issues, and when each data call arrived. Tokens are issued right before (WeChat, Xiaoe) or
  * right after (Lingxing) the simulator counts a token fetch or refresh, and the simulator may
  * forget replaced ones later, so the maps are read at each count and once more after it.
  */
 function watchTokens(sim) {
   const seen = new Set();
+  const calls = [];
   const snapshot = () => {
     const t = sim.simulator.state.tokens;
     for (const v of t.wechat.byToken.keys()) seen.add(v);
@@ -183,13 +186,14 @@ function watchTokens(sim) {
   const count = sim.simulator.count.bind(sim.simulator);
   sim.simulator.count = (counter, key) => {
     count(counter, key);
+    if (counter === "dataCalls") calls.push({ endpoint: key, at: Date.now() });
     if (counter === "tokenFetches" || counter === "refreshes") {
       snapshot();
       queueMicrotask(snapshot);
       setImmediate(snapshot);
     }
   };
-  return { seen, snapshot };
+  return { seen, snapshot, calls };
 }
 
 /**
@@ -214,24 +218,71 @@ export function delayRoute(sim, path, ms) {
   };
 }
 
+/**
+ * The Worker as built now, frozen for this run: a copy of worker/build (and the console's static
+ * files) with a copy of wrangler.toml that points at it and has no [build] table. `wrangler dev`
+ * otherwise re-runs the build and reloads the Worker whenever a file under src/ changes, so
+ * concurrent edits elsewhere in the tree would swap the Worker under test mid-run.
+ * Returns the config's path, or null to use wrangler.toml as it is (no build yet, or
+ * E2E_WRANGLER_BUILD=1: let wrangler build, and watch, as `make dev` does).
+ */
+function frozenConfig(work) {
+  const build = join(REPO_ROOT, "worker", "build");
+  if (process.env.E2E_WRANGLER_BUILD === "1" || !existsSync(join(build, "index.js"))) return null;
+  const snapshot = join(work, "worker-build");
+  cpSync(build, snapshot, { recursive: true, filter: (src) => !src.includes(`${join(build, ".tmp")}`) });
+  const lines = readFileSync(join(REPO_ROOT, "wrangler.toml"), "utf8").split("\n");
+  const out = [];
+  let table = null;
+  let sawMain = false;
+  for (const line of lines) {
+    const header = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
+    if (header) table = header[1];
+    if (table === "build") continue;
+    if (table === null && /^\s*main\s*=/.test(line)) {
+      const main = /=\s*"([^"]+)"/.exec(line)?.[1] ?? "worker/build/index.js";
+      const inBuild = relative(build, join(REPO_ROOT, main));
+      out.push(`main = ${JSON.stringify(inBuild.startsWith("..") ? join(REPO_ROOT, main) : join(snapshot, inBuild))}`);
+      sawMain = true;
+      continue;
+    }
+    if (table === "assets" && /^\s*directory\s*=/.test(line)) {
+      const dir = /=\s*"([^"]+)"/.exec(line)?.[1];
+      const copy = join(work, "assets");
+      if (dir && existsSync(join(REPO_ROOT, dir))) cpSync(join(REPO_ROOT, dir), copy, { recursive: true });
+      else mkdirSync(copy, { recursive: true });
+      out.push(`directory = ${JSON.stringify(copy)}`);
+      continue;
+    }
+    out.push(line);
+  }
+  if (!sawMain) return null;
+  const path = join(work, "wrangler.toml");
+  writeFileSync(path, out.join("\n"));
+  return path;
+}
+
 /** Starts `wrangler dev` from the repository root; resolves once /healthz answers 200. */
 export async function startWrangler({ vars, name = "wrangler" }) {
   mkdirSync(OUTPUT_DIR, { recursive: true });
   const port = await freePort();
   const inspectorPort = await freePort();
-  const persist = mkdtempSync(join(tmpdir(), "aftersale-e2e-"));
+  const work = mkdtempSync(join(tmpdir(), "aftersale-e2e-"));
+  const persist = join(work, "state");
   const at = stamp();
   const logFile = join(OUTPUT_DIR, `${name}-${at}.log`);
   // wrangler's own debug log records every outbound request of the Worker (Xiaoe's token URL
   // carries its secret_key by design), so it stays out of test-output and is deleted at the end.
-  const wranglerLogDir = join(persist, "wrangler-debug-logs");
+  const wranglerLogDir = join(work, "wrangler-debug-logs");
   const log = createWriteStream(logFile);
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--show-interactive-dev-session=false"];
-  if (process.env.E2E_WRANGLER_CONFIG) args.push("--config", process.env.E2E_WRANGLER_CONFIG);
+  const config = process.env.E2E_WRANGLER_CONFIG ?? frozenConfig(work);
+  if (config) args.push("--config", config);
+  vars = Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== undefined));
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const bin = join(REPO_ROOT, "node_modules", ".bin", "wrangler");
   // Only the variable names go to the log: the values are what must never appear in it.
-  log.write(`# ${bin} dev on 127.0.0.1:${port}, vars ${Object.keys(vars).join(",")}\n`);
+  log.write(`# ${bin} dev on 127.0.0.1:${port}, config ${config ?? "wrangler.toml (with its build)"}, vars ${Object.keys(vars).join(",")}\n`);
   const child = spawn(bin, args, {
     cwd: REPO_ROOT,
     env: {
@@ -277,7 +328,7 @@ export async function startWrangler({ vars, name = "wrangler" }) {
     // workerd children left behind by a wrangler that exited (they share its process group)
     killGroupQuietly(child.pid);
     await new Promise((ok) => log.end(ok));
-    rmSync(persist, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   };
 
   const baseUrl = `http://127.0.0.1:${port}`;

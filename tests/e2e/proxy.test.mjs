@@ -343,6 +343,23 @@ describe("aftersale proxy end to end", { timeout: 30 * 60_000 }, () => {
       });
     }
 
+    it("a cursor alone carries the whole query", async () => {
+      const params = { platform: "xiaoe", from: "2023-02-10", to: "2023-05-20", limit: "30", status: "completed,refunding,pending" };
+      const expected = xiaoeTruth(params, (w) => xiaoeMatchesStatus(w, ["completed", "refunding", "pending"]));
+      const first = await stack.get(`/v1/aftersales?${qs(params)}`);
+      assert.equal(first.status, 200, show(first));
+      const records = [...first.json.data];
+      let cursor = first.json.next_cursor;
+      for (let n = 0; cursor !== null && n < MAX_REQUESTS; n++) {
+        const res = await stack.get(`/v1/aftersales?${qs({ cursor })}`);
+        assert.equal(res.status, 200, show(res));
+        records.push(...res.json.data);
+        cursor = res.json.next_cursor;
+      }
+      assert.equal(cursor, null, "next_cursor never became null");
+      assertSameRecords(records, expected, `xiaoe by cursor alone ${qs(params)}`);
+    });
+
     it("order_id filter", async () => {
       const some = stack.sim.truth("xiaoe", { from: "2023-04-01", to: "2023-05-01" })[3];
       const params = { platform: "xiaoe", ...RANGE, order_id: some.order_id };
@@ -700,6 +717,26 @@ describe("aftersale proxy end to end", { timeout: 30 * 60_000 }, () => {
     });
   });
 
+  // ------------------------------------------------------------ pacing over the whole run
+
+  describe("pacing over the whole run", () => {
+    it("Xiaoe never got more than 300 calls a minute (the simulator's windows were reset between tests; the proxy's pacer was not)", () => {
+      const times = stack.upstreamCalls.filter((c) => c.endpoint === "xiaoe").map((c) => c.at);
+      assert.ok(times.length > 300, `only ${times.length} Xiaoe calls in the run: the check would prove little`);
+      const busiest = (windowMs) => {
+        let worst = 0;
+        for (let i = 0, j = 0; i < times.length; i++) {
+          while (times[i] - times[j] >= windowMs) j++;
+          worst = Math.max(worst, i - j + 1);
+        }
+        return worst;
+      };
+      // Times are arrivals at the simulator: allow a second for the latency between the proxy's
+      // pacer and the simulator's clock.
+      assert.ok(busiest(59_000) <= 300, `${busiest(59_000)} Xiaoe calls within 59 s (${busiest(60_000)} within 60 s)`);
+    });
+  });
+
   // ------------------------------------------------------------ secrets
 
   describe("no secret leaves the Worker", () => {
@@ -723,6 +760,82 @@ describe("aftersale proxy end to end", { timeout: 30 * 60_000 }, () => {
       scan(`the wrangler log ${stack.logFile}`, log);
       for (const key of CLIENT_KEYS) if (log.includes(key)) leaks.push(`the wrangler log contains the client key ${key.slice(0, 6)}…`);
       assert.deepEqual([...new Set(leaks)].slice(0, 20), []);
+    });
+  });
+});
+
+// ---------------------------------------------------------------- other configurations
+
+describe("other configurations (each its own Worker and simulator)", { timeout: 10 * 60_000 }, () => {
+  /** Starts a stack with `vars`, runs `fn(stack)`, stops it, and checks no secret leaked. */
+  async function withStack(vars, name, fn) {
+    const other = await startStack({ records: 40, wechatOrders: 5, seed: 7, vars, name });
+    try {
+      await fn(other);
+    } finally {
+      await other.stop();
+    }
+    const secrets = other.secrets();
+    for (const res of other.captured) for (const secret of secrets) assert.ok(!res.text.includes(secret), `${res.path} leaked ${secret.slice(0, 6)}…`);
+    const log = other.logText();
+    for (const secret of [...secrets, ...CLIENT_KEYS]) assert.ok(!log.includes(secret), `${other.logFile} leaked ${secret.slice(0, 6)}…`);
+  }
+
+  it("a platform without credentials answers 400 naming what is missing; the others still work", { timeout: 5 * 60_000 }, async () => {
+    await withStack({ XIAOE_SECRET_KEY: undefined, LINGXING_APP_ID: undefined, LINGXING_APP_SECRET: undefined }, "wrangler-missing-credentials", async (other) => {
+      const range = qs({ from: "2023-03-01", to: "2023-05-01" });
+      assertError(await other.get(`/v1/aftersales?platform=xiaoe&${range}`), 400, "invalid_request", /XIAOE_SECRET_KEY/);
+      const lx = assertError(await other.get(`/v1/aftersales?platform=lingxing&${range}`), 400, "invalid_request", /LINGXING_APP_SECRET/);
+      assert.match(lx.message, /LINGXING_APP_ID/);
+      assertError(await other.get(`/v1/aftersales/export?platform=xiaoe&${range}`), 400, "invalid_request", /XIAOE_SECRET_KEY/);
+      const order = other.sim.orders()[0];
+      const res = await other.get(`/v1/orders/${order.order_id}?platform=wechat_store`);
+      assert.equal(res.status, 200, show(res));
+      const s = other.sim.stats();
+      assert.equal(s.dataCalls.xiaoe + s.dataCalls.lingxing + s.tokenFetches.xiaoe + s.tokenFetches.lingxing, 0, "an unconfigured platform reached its upstream");
+    });
+  });
+
+  it("with no CLIENT_KEYS outside the sandbox no caller is served", { timeout: 5 * 60_000 }, async () => {
+    await withStack({ CLIENT_KEYS: undefined }, "wrangler-no-client-keys", async (other) => {
+      const health = await other.get("/healthz", { key: null });
+      assert.equal(health.status, 200, show(health));
+      const path = `/v1/aftersales?${qs({ platform: "xiaoe", from: "2023-03-01", to: "2023-04-01" })}`;
+      assertError(await other.get(path, { key: null }), 401, "unauthorized");
+      assertError(await other.get(path), 401, "unauthorized");
+      assert.equal(other.sim.stats().dataCalls.xiaoe, 0);
+    });
+  });
+
+  it("SANDBOX=true with no CLIENT_KEYS serves every platform without a key and without upstreams", { timeout: 5 * 60_000 }, async () => {
+    const vars = { SANDBOX: "true", CLIENT_KEYS: undefined, CURSOR_SECRET: undefined };
+    for (const name of ["WECHAT_APPID", "WECHAT_SECRET", "XIAOE_APP_ID", "XIAOE_CLIENT_ID", "XIAOE_SECRET_KEY", "LINGXING_APP_ID", "LINGXING_APP_SECRET"]) vars[name] = undefined;
+    // The base URLs still point at the simulator: the sandbox must not use them (no network).
+    await withStack(vars, "wrangler-sandbox", async (other) => {
+      for (const platform of ["xiaoe", "lingxing"]) {
+        // The sandbox's calendar is its own: look through ten years, one year a query.
+        const ids = new Set();
+        for (let year = 2020; year < 2030; year++) {
+          const params = { platform, from: `${year}-01-01`, to: `${year + 1}-01-01`, limit: "100" };
+          let cursor = null;
+          let pages = 0;
+          do {
+            const res = await other.get(`/v1/aftersales?${qs({ ...params, cursor })}`, { key: null });
+            assert.equal(res.status, 200, show(res));
+            for (const r of res.json.data) {
+              assert.equal(r.platform, platform);
+              assert.ok(r.id.startsWith(`${platform}:`), r.id);
+              assert.ok(!ids.has(r.id), `${r.id} delivered twice`);
+              ids.add(r.id);
+            }
+            cursor = res.json.next_cursor;
+          } while (cursor !== null && ++pages < MAX_REQUESTS);
+        }
+        assert.ok(ids.size > 0, `the sandbox served no ${platform} records`);
+      }
+      const s = other.sim.stats();
+      const calls = Object.values(s.dataCalls).reduce((a, b) => a + b, 0) + Object.values(s.tokenFetches).reduce((a, b) => a + b, 0);
+      assert.equal(calls, 0, "the sandbox reached the simulator");
     });
   });
 });

@@ -1,0 +1,669 @@
+// Browser test of the merchant console (www/console/), run by scripts/test-console.sh after it
+// built the Worker and the console (scripts/build-worker.sh). Starts `wrangler dev` in sandbox mode
+// with no CLIENT_KEYS (open access), drives Debian's Chromium through playwright-core, and checks
+// what the page shows against what the proxy answers to the same queries over plain HTTP.
+//
+// Screenshots and wrangler's output go to test-output/console/ (git-ignored).
+//   CONSOLE_START_TIMEOUT_MS  how long to wait for wrangler's first /healthz (default 300000)
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const OUT = join(ROOT, "test-output", "console");
+const START_TIMEOUT_MS = Number(process.env.CONSOLE_START_TIMEOUT_MS ?? 300_000);
+const STOP_GRACE_MS = 10_000;
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** The sandbox's data lies in [2025-05-01, 2025-12-01) (worker/src/sandbox.rs). */
+const WHOLE = { from: "2025-05-01", to: "2025-12-01" };
+/** One Xiaoe window (≤ 31 days): the proxy gives an exact `total` for it. */
+const NOVEMBER = { from: "2025-11-01", to: "2025-12-01" };
+const PAGE_SIZE = 50; // the console's page size
+
+let wrangler;
+let browser;
+let base;
+const pageErrors = [];
+const foreignRequests = [];
+
+// ---------------------------------------------------------------------------------------- wrangler
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((ok, fail) => server.once("error", fail).listen(0, "127.0.0.1", ok));
+  const { port } = server.address();
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+/**
+ * wrangler.toml without its [build] section, with absolute paths. scripts/test-console.sh has
+ * built everything already; without [build], wrangler neither rebuilds at start nor rebuilds and
+ * reloads the Worker mid-run when someone edits a source file.
+ */
+function configWithoutBuild(dir) {
+  const lines = readFileSync(join(ROOT, "wrangler.toml"), "utf8").split("\n");
+  const out = [];
+  let inBuild = false;
+  for (const line of lines) {
+    const header = /^\s*\[\[?([^\]]+)\]\]?\s*$/.exec(line);
+    if (header) inBuild = header[1].trim() === "build";
+    if (inBuild) continue;
+    out.push(
+      line
+        .replace(/^(\s*main\s*=\s*)"([^"]+)"/, (_, k, p) => `${k}${JSON.stringify(resolve(ROOT, p))}`)
+        .replace(/^(\s*directory\s*=\s*)"([^"]+)"/, (_, k, p) => `${k}${JSON.stringify(resolve(ROOT, p))}`),
+    );
+  }
+  const file = join(dir, "wrangler.toml");
+  writeFileSync(file, out.join("\n"));
+  return file;
+}
+
+async function startWrangler() {
+  mkdirSync(OUT, { recursive: true });
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const tmp = mkdtempSync(join(tmpdir(), "aftersale-console-"));
+  const config = configWithoutBuild(tmp);
+  const logFile = join(OUT, "wrangler.log");
+  const log = createWriteStream(logFile);
+  const args = [
+    "dev", "--config", config, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
+    "--persist-to", join(tmp, "state"), "--var", "SANDBOX:true", "--show-interactive-dev-session=false",
+  ];
+  const bin = join(ROOT, "node_modules", ".bin", "wrangler");
+  log.write(`# ${bin} ${args.join(" ")}\n`);
+  const child = spawn(bin, args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: join(tmp, "logs"), NO_COLOR: "1", FORCE_COLOR: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, so the last-resort SIGKILL reaches workerd too
+  });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  let exited = null;
+  const exit = new Promise((ok) => child.once("exit", (code, signal) => ok((exited = { code, signal }))));
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", killGroup); // if the test runner dies first
+  const stop = async () => {
+    if (exited === null) {
+      child.kill("SIGINT");
+      if ((await Promise.race([exit, sleep(STOP_GRACE_MS).then(() => "timeout")])) === "timeout") {
+        log.write(`# no exit within ${STOP_GRACE_MS} ms of SIGINT: SIGKILL to the group\n`);
+        killGroup();
+        await Promise.race([exit, sleep(5_000)]);
+      }
+    }
+    killGroup(); // workerd left behind by a wrangler that exited
+    process.removeListener("exit", killGroup);
+    await new Promise((ok) => log.end(ok));
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (exited !== null) {
+      await stop();
+      throw new Error(`wrangler exited (${JSON.stringify(exited)}) before serving /healthz; see ${logFile}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3_000) });
+      const body = await res.json();
+      if (res.status === 200 && body.ok) {
+        assert.equal(body.sandbox, true, "wrangler is not in sandbox mode");
+        break;
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler did not serve /healthz within ${START_TIMEOUT_MS} ms; see ${logFile}`);
+    }
+    await sleep(300);
+  }
+  return { url, stop };
+}
+
+// ---------------------------------------------------------------------------------------- the API, directly
+
+const qs = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "")).toString();
+
+async function api(path, params) {
+  const res = await fetch(`${base}${path}?${qs(params)}`);
+  const text = await res.text();
+  assert.equal(res.status, 200, `${path}?${qs(params)} → ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/** What the console shows first: pages until one has records (or the last), as the console reads them. */
+async function firstView(params) {
+  const records = [];
+  let cursor = null;
+  let total = null;
+  for (let hops = 0; hops < 10; hops++) {
+    const page = await api("/v1/aftersales", { ...params, limit: PAGE_SIZE, include_raw: "true", cursor });
+    records.push(...page.data);
+    total = page.total ?? total;
+    cursor = page.next_cursor;
+    if (records.length > 0 || cursor === null) break;
+  }
+  return { records, cursor, total };
+}
+
+/** The server-side export of a query: its records and its closing `{"done":true,"count":N}`. */
+async function serverExport(params) {
+  const res = await fetch(`${base}/v1/aftersales/export?${qs(params)}`);
+  assert.equal(res.status, 200);
+  const lines = (await res.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const done = lines.pop();
+  assert.equal(done.done, true, `the export did not finish: ${JSON.stringify(done)}`);
+  assert.equal(done.count, lines.length);
+  return { records: lines, count: done.count };
+}
+
+// ---------------------------------------------------------------------------------------- CSV
+
+/** RFC 4180 rows (quoted fields may hold commas, quotes and line breaks). */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field === "") quoted = true;
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\r" && text[i + 1] === "\n") {
+      // CRLF: the \n ends the row
+    } else if (c === "\n") {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else field += c;
+  }
+  assert.equal(quoted, false, "the CSV ends inside a quoted field");
+  if (field !== "" || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------- the page
+
+async function openConsole({ width = 1280, height = 900, path = "/" } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true, locale: "en-US" });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(`${e.name}: ${e.message}`));
+  page.on("request", (r) => {
+    if (!r.url().startsWith(`${base}/`) && !/^(data|blob):/.test(r.url())) foreignRequests.push(r.url());
+  });
+  await page.goto(`${base}${path}`);
+  await page.waitForSelector("html[data-ready=true]", { timeout: 30_000 });
+  await idle(page);
+  return { page, context };
+}
+
+/** Waits until the table is not loading. Every control that loads sets aria-busy synchronously. */
+async function idle(page) {
+  await page.waitForFunction(() => document.getElementById("table").getAttribute("aria-busy") === "false", null, { timeout: 30_000 });
+}
+
+/** Clicks a platform's label (the radio itself is visually hidden inside it). */
+async function choosePlatform(page, platform) {
+  await page.click(`label:has(input[name="platform"][value="${platform}"])`);
+  await idle(page);
+}
+
+async function setRange(page, { from, to }) {
+  await page.fill("#from", from);
+  const until = new Date(Date.parse(`${to}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  await page.fill("#until", until);
+}
+
+async function show(page) {
+  await page.click("#list-submit");
+  await idle(page);
+}
+
+const rowIds = (page) => page.$$eval("#rows tr[data-id]", (trs) => trs.map((tr) => tr.dataset.id));
+
+async function summary(page) {
+  return page.$$eval("#summary-list li", (lis) =>
+    lis.map((li) => ({
+      status: li.dataset.status,
+      count: Number(li.querySelector("[data-count]").dataset.count),
+      sums: Object.fromEntries([...li.querySelectorAll("[data-currency]")].map((m) => [m.dataset.currency, Number(m.dataset.minor)])),
+    })),
+  );
+}
+
+function expectedSummary(records) {
+  const by = new Map();
+  const add = (key, r) => {
+    const s = by.get(key) ?? { status: key, count: 0, sums: {} };
+    s.count += 1;
+    if (r.refund) s.sums[r.refund.currency] = (s.sums[r.refund.currency] ?? 0) + r.refund.minor;
+    by.set(key, s);
+  };
+  for (const r of records) {
+    add("all", r);
+    add(r.status, r);
+  }
+  return [...by.values()].sort((a, b) => a.status.localeCompare(b.status));
+}
+
+/** The page's `GET /v1/aftersales` requests (not the export route, not the assets). */
+const isList = (url) => url.pathname === "/v1/aftersales";
+
+async function exportCsv(page) {
+  // Every text the progress line shows during the export.
+  await page.evaluate(() => {
+    window.__progress = [];
+    const text = document.getElementById("export-text");
+    const bar = document.getElementById("export-progress");
+    new MutationObserver(() => window.__progress.push({ text: text.textContent, indeterminate: bar.matches(":indeterminate") }))
+      .observe(text, { childList: true, characterData: true, subtree: true });
+  });
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click("#export")]);
+  const file = await download.path();
+  const bytes = readFileSync(file);
+  await page.waitForSelector("#export-done:not([hidden])");
+  return { name: download.suggestedFilename(), bytes, progress: await page.evaluate(() => window.__progress) };
+}
+
+function checkCsv({ bytes }, expected, label) {
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], `${label}: no UTF-8 BOM`);
+  const rows = parseCsv(bytes.subarray(3).toString("utf8"));
+  const [header, ...data] = rows;
+  assert.equal(header[0], "id");
+  for (const name of ["status", "kind", "refund_currency", "refund_amount", "refund_minor", "items", "created_at"]) {
+    assert.ok(header.includes(name), `${label}: no ${name} column in ${header.join(",")}`);
+  }
+  assert.ok(data.every((r) => r.length === header.length), `${label}: rows of different widths`);
+  assert.equal(data.length, expected.length, `${label}: ${data.length} CSV rows, the proxy's export has ${expected.length}`);
+  const col = (name) => header.indexOf(name);
+  assert.deepEqual(new Set(data.map((r) => r[col("id")])), new Set(expected.map((r) => r.id)), `${label}: different ids`);
+  const byId = new Map(expected.map((r) => [r.id, r]));
+  for (const row of data) {
+    const r = byId.get(row[col("id")]);
+    assert.equal(row[col("status")], r.status);
+    assert.equal(row[col("refund_currency")], r.refund?.currency ?? "");
+    assert.equal(row[col("refund_amount")], r.refund?.decimal ?? "");
+    assert.equal(row[col("refund_minor")], r.refund ? String(r.refund.minor) : "");
+    assert.equal(row[col("created_at")], r.created_at ?? "");
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------------------------------- tests
+
+before(async () => {
+  wrangler = await startWrangler();
+  base = wrangler.url;
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_FLAGS });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await wrangler?.stop();
+});
+
+describe("merchant console", () => {
+  let page;
+  let context;
+
+  before(async () => {
+    ({ page, context } = await openConsole());
+  });
+  after(async () => {
+    await context?.close();
+  });
+
+  it("serves the page and the npm module's files as static assets", async () => {
+    for (const [path, type] of [
+      ["/", /^text\/html/],
+      ["/console.js", /javascript/],
+      ["/console.css", /^text\/css/],
+      ["/aftersale/browser.js", /javascript/],
+      ["/aftersale/aftersale_wasm_bg.wasm", /^application\/wasm/],
+    ]) {
+      const res = await fetch(`${base}${path}`);
+      await res.arrayBuffer();
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get("content-type") ?? "", type, path);
+    }
+    const res = await fetch(`${base}/healthz`);
+    assert.equal(res.status, 200, "the Worker still answers its own routes");
+    await res.arrayBuffer();
+  });
+
+  it("lists a Xiaoe range: the table shows the proxy's first page, with its summary", async () => {
+    await choosePlatform(page, "xiaoe");
+    await setRange(page, WHOLE);
+    await page.selectOption("#status", "");
+    await page.selectOption("#kind", "");
+    await show(page);
+    const expected = await firstView({ platform: "xiaoe", ...WHOLE });
+    assert.ok(expected.records.length > 0, "the sandbox has no Xiaoe data in its range");
+    assert.deepEqual(await rowIds(page), expected.records.map((r) => r.id));
+    assert.deepEqual(
+      (await summary(page)).sort((a, b) => a.status.localeCompare(b.status)),
+      expectedSummary(expected.records),
+      "summary: count and refund minor per status and currency",
+    );
+    // Each row shows the record's status, and its refund with the currency.
+    const first = expected.records[0];
+    const row = page.locator(`#rows tr[data-id="${first.id}"]`);
+    assert.equal(await row.getAttribute("data-status"), first.status);
+    if (first.refund) assert.match(await row.locator(".c-refund").innerText(), new RegExp(first.refund.currency));
+    assert.equal(await page.isVisible("#load-more"), expected.cursor !== null);
+    mkdirSync(OUT, { recursive: true });
+    await page.screenshot({ path: join(OUT, "console-1280.png") });
+  });
+
+  it("a status filter and a kind filter change the table accordingly", async () => {
+    const before = await rowIds(page);
+    await page.selectOption("#status", "completed");
+    await idle(page);
+    const completed = await firstView({ platform: "xiaoe", ...WHOLE, status: "completed" });
+    assert.ok(completed.records.length > 0);
+    assert.deepEqual(await rowIds(page), completed.records.map((r) => r.id));
+    assert.notDeepEqual(await rowIds(page), before);
+    const statuses = await page.$$eval("#rows tr[data-id]", (trs) => [...new Set(trs.map((tr) => tr.dataset.status))]);
+    assert.deepEqual(statuses, ["completed"]);
+
+    await page.selectOption("#status", "");
+    await page.selectOption("#kind", "exchange");
+    await idle(page);
+    const exchanges = await firstView({ platform: "xiaoe", ...WHOLE, kind: "exchange" });
+    assert.deepEqual(await rowIds(page), exchanges.records.map((r) => r.id));
+    const kinds = await page.$$eval("#rows tr[data-id]", (trs) => [...new Set(trs.map((tr) => tr.dataset.kind))]);
+    assert.deepEqual(kinds, ["exchange"]);
+    assert.match(new URL(page.url()).search, /kind=exchange/, "the view is kept in the address bar");
+
+    await page.selectOption("#kind", "");
+    await idle(page);
+    assert.deepEqual(await rowIds(page), before);
+  });
+
+  it("Load more appends the next page (next_cursor)", async () => {
+    const first = await firstView({ platform: "xiaoe", ...WHOLE });
+    assert.ok(first.cursor, "the whole range should take more than one page");
+    const next = await api("/v1/aftersales", { platform: "xiaoe", ...WHOLE, limit: PAGE_SIZE, include_raw: "true", cursor: first.cursor });
+    await page.click("#load-more");
+    await idle(page);
+    const ids = await rowIds(page);
+    assert.deepEqual(ids.slice(0, first.records.length), first.records.map((r) => r.id));
+    assert.deepEqual(ids.slice(first.records.length, first.records.length + next.data.length), next.data.map((r) => r.id));
+  });
+
+  it("a row opens the detail panel with the full record and its raw upstream record", async () => {
+    const { records } = await firstView({ platform: "xiaoe", ...WHOLE });
+    const record = records[1];
+    await page.click(`#rows tr[data-id="${record.id}"]`);
+    await page.waitForSelector("#detail[open]");
+    assert.equal(await page.textContent("#detail-title"), record.aftersale_id);
+    const raw = JSON.parse(await page.textContent("#detail .raw pre"));
+    assert.deepEqual(raw, record.raw);
+    assert.ok(raw && typeof raw === "object" && Object.keys(raw).length > 0, "the raw record is empty");
+    const { raw: _, ...normalized } = record;
+    assert.deepEqual(JSON.parse(await page.textContent("#detail details.full pre")), normalized);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "detail-close", "focus moves into the panel");
+    await page.keyboard.press("Escape");
+    await page.waitForFunction(() => !document.getElementById("detail").open);
+
+    // Keyboard: a focused row opens with Enter.
+    await page.focus(`#rows tr[data-id="${records[0].id}"]`);
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#detail[open]");
+    assert.equal(await page.textContent("#detail-title"), records[0].aftersale_id);
+    await page.click("#detail-close");
+    await page.waitForFunction(() => !document.getElementById("detail").open);
+  });
+
+  it("exports a range with a known total to CSV: one row per record, as many as the proxy's export", async () => {
+    await setRange(page, NOVEMBER);
+    await show(page);
+    const { total } = await firstView({ platform: "xiaoe", ...NOVEMBER });
+    assert.equal(typeof total, "number", "one Xiaoe window should have a total");
+    const server = await serverExport({ platform: "xiaoe", ...NOVEMBER });
+    assert.equal(server.count, total);
+    const csv = await exportCsv(page);
+    assert.equal(csv.name, "aftersales_xiaoe_2025-11-01_2025-11-30.csv");
+    const rows = checkCsv(csv, server.records, "November");
+    assert.equal(rows.length, total);
+    assert.ok(csv.progress.some((p) => p.text === `Fetched ${total} of ${total}`), `progress: ${JSON.stringify(csv.progress)}`);
+    assert.ok(csv.progress.every((p) => !/total unknown/.test(p.text) || p.indeterminate));
+    assert.match(await page.textContent("#export-done"), new RegExp(`Exported ${total} after-sales`));
+  });
+
+  it("exports a range without a total (indeterminate progress) and a filtered range", async () => {
+    await setRange(page, WHOLE);
+    await show(page);
+    const whole = await serverExport({ platform: "xiaoe", ...WHOLE });
+    const { total } = await firstView({ platform: "xiaoe", ...WHOLE });
+    const csv = await exportCsv(page);
+    checkCsv(csv, whole.records, "whole range");
+    if (total === null) {
+      const unknown = csv.progress.filter((p) => /total unknown/.test(p.text));
+      assert.ok(unknown.length > 0, `no "total unknown" progress: ${JSON.stringify(csv.progress)}`);
+      assert.ok(unknown.every((p) => p.indeterminate), "the bar is indeterminate while the total is unknown");
+    } else {
+      assert.equal(whole.count, total);
+    }
+
+    await page.selectOption("#status", "pending,awaiting_merchant_receipt,awaiting_merchant_shipment");
+    await idle(page);
+    const filtered = await serverExport({ platform: "xiaoe", ...WHOLE, status: "pending,awaiting_merchant_receipt,awaiting_merchant_shipment" });
+    assert.ok(filtered.count > 0 && filtered.count < whole.count);
+    const csv2 = await exportCsv(page);
+    checkCsv(csv2, filtered.records, "needs-action filter");
+    await page.selectOption("#status", "");
+    await idle(page);
+  });
+
+  it("Cancel stops an export: no file", async () => {
+    // Slow every page down so there is time to cancel.
+    await page.route(isList, async (route) => {
+      await sleep(400);
+      await route.continue().catch(() => {});
+    });
+    try {
+      let downloads = 0;
+      page.on("download", () => downloads++);
+      await page.click("#export");
+      await page.waitForFunction(() => /Fetched [1-9]/.test(document.getElementById("export-text").textContent), null, { timeout: 20_000 });
+      await page.click("#export-cancel");
+      await page.waitForFunction(() => /cancelled/.test(document.getElementById("export-done").textContent), null, { timeout: 20_000 });
+      await sleep(500);
+      assert.equal(downloads, 0);
+      assert.equal(await page.isEnabled("#export"), true);
+    } finally {
+      await page.unrouteAll({ behavior: "ignoreErrors" });
+    }
+  });
+
+  it("shows the proxy's errors with their code, message and what to do", async () => {
+    const cases = [
+      {
+        status: 401,
+        body: { code: "unauthorized", message: "missing `Authorization: Bearer <key>` header", upstream: null },
+        hint: /Enter an API key/,
+      },
+      {
+        status: 429,
+        headers: { "retry-after": "120" },
+        body: { code: "rate_limited", message: "too many requests", upstream: null },
+        hint: /wait 1[12]\d s/,
+      },
+      {
+        status: 502,
+        body: { code: "upstream_auth", message: "xiaoe refused the credentials", upstream: { platform: "xiaoe", code: "2008", message: "token expired" } },
+        hint: /check the Worker's upstream credentials/i,
+        upstream: /2008.*token expired/,
+      },
+    ];
+    for (const c of cases) {
+      await page.route(isList, (route) =>
+        route.fulfill({
+          status: c.status,
+          headers: { "content-type": "application/json; charset=utf-8", "access-control-expose-headers": "Retry-After", ...(c.headers ?? {}) },
+          body: JSON.stringify({ error: c.body }),
+        }),
+      );
+      await show(page);
+      await page.waitForSelector("#error:not([hidden])");
+      const text = await page.innerText("#error");
+      assert.match(text, new RegExp(c.body.code), text);
+      assert.match(text, new RegExp(c.body.message.replace(/[`<>]/g, ".")), text);
+      assert.match(text, new RegExp(`HTTP ${c.status}`), text);
+      assert.match(text, c.hint, text);
+      if (c.upstream) assert.match(text, c.upstream, text);
+      assert.match(await page.textContent("#results-scope"), /Nothing loaded/);
+      await page.unrouteAll({ behavior: "ignoreErrors" });
+    }
+    // A bad range is the proxy's own invalid_request.
+    await page.fill("#from", "2023-01-01");
+    await show(page);
+    await page.waitForSelector("#error:not([hidden])");
+    assert.match(await page.innerText("#error"), /invalid_request[\s\S]*366/);
+    await setRange(page, WHOLE);
+    await show(page);
+    assert.equal(await page.isHidden("#error"), true, "a successful listing clears the error");
+  });
+
+  it("keeps the API key in localStorage and sends it as a bearer token", async () => {
+    await page.fill("#api-key", "console-test-key");
+    const [request] = await Promise.all([page.waitForRequest((r) => r.url().includes("/v1/aftersales?")), page.click("#list-submit")]);
+    await idle(page);
+    assert.equal(request.headers().authorization, "Bearer console-test-key");
+    await page.reload();
+    await page.waitForSelector("html[data-ready=true]");
+    await idle(page);
+    assert.equal(await page.inputValue("#api-key"), "console-test-key");
+    assert.equal(await page.getAttribute("#api-key", "type"), "password");
+    await page.click("#key-forget");
+    assert.equal(await page.evaluate(() => localStorage.getItem("aftersale.console.apiKey")), null);
+    const [bare] = await Promise.all([page.waitForRequest((r) => r.url().includes("/v1/aftersales?")), page.click("#list-submit")]);
+    await idle(page);
+    assert.equal(bare.headers().authorization, undefined, "no key: no Authorization header (open sandbox)");
+  });
+
+  it("lists and exports Lingxing: several currencies, item names with commas", async () => {
+    await choosePlatform(page, "lingxing");
+    const expected = await firstView({ platform: "lingxing", ...WHOLE });
+    assert.deepEqual(await rowIds(page), expected.records.map((r) => r.id));
+    const shown = await summary(page);
+    assert.deepEqual(shown.sort((a, b) => a.status.localeCompare(b.status)), expectedSummary(expected.records));
+    assert.ok(Object.keys(shown.find((s) => s.status === "all").sums).length > 1, "the sandbox's Lingxing page has one currency only");
+    const server = await serverExport({ platform: "lingxing", ...WHOLE });
+    const rows = checkCsv(await exportCsv(page), server.records, "Lingxing");
+    assert.ok(rows.some((r) => r.some((field) => field.includes(","))), "no field needed quoting");
+    await choosePlatform(page, "xiaoe");
+  });
+
+  it("looks up WeChat orders: a Mini Store order and its after-sales", async () => {
+    await choosePlatform(page, "wechat_store");
+    await page.click("#fill-example");
+    const orderId = await page.inputValue("#order-id");
+    await page.click("#order-submit");
+    await idle(page);
+    const order = (await api(`/v1/orders/${orderId}`, { platform: "wechat_store" })).data;
+    assert.match(await page.innerText("#order-card"), new RegExp(order.order_id));
+    await page.click("text=Show its after-sales");
+    await idle(page);
+    const list = (await api(`/v1/orders/${orderId}/aftersales`, { platform: "wechat_shop", openid: order.buyer.openid })).data;
+    assert.ok(list.length > 0);
+    assert.deepEqual(await rowIds(page), list.map((r) => r.id));
+    await choosePlatform(page, "xiaoe");
+  });
+});
+
+describe("at phone width (390 px)", () => {
+  let page;
+  let context;
+
+  before(async () => {
+    ({ page, context } = await openConsole({ width: 390, height: 844, path: `/?platform=xiaoe&from=${WHOLE.from}&to=${WHOLE.to}` }));
+  });
+  after(async () => {
+    await context?.close();
+  });
+
+  const overflow = () =>
+    page.evaluate(() => ({
+      viewport: window.innerWidth,
+      html: document.documentElement.scrollWidth,
+      body: document.body.scrollWidth,
+      wide: [...document.querySelectorAll("body *")]
+        .filter((el) => {
+          const r = el.getBoundingClientRect();
+          return r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5) && !el.closest(".table-scroll, pre, dialog:not([open]), .visually-hidden, thead");
+        })
+        .slice(0, 5)
+        .map((el) => `${el.tagName.toLowerCase()}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`),
+    }));
+
+  it("lays the page out without horizontal overflow; the table becomes cards", async () => {
+    const ids = await rowIds(page);
+    assert.ok(ids.length > 0);
+    const o = await overflow();
+    assert.ok(o.html <= o.viewport && o.body <= o.viewport, `horizontal overflow: ${JSON.stringify(o)}`);
+    assert.deepEqual(o.wide, [], `elements past the right edge: ${JSON.stringify(o.wide)}`);
+    assert.equal(await page.$eval("#rows tr[data-id]", (tr) => getComputedStyle(tr).display), "grid");
+    await page.screenshot({ path: join(OUT, "console-390.png"), fullPage: true, clip: { x: 0, y: 0, width: 390, height: 2200 } });
+  });
+
+  it("opens the detail panel full-width without overflow", async () => {
+    await page.click("#rows tr[data-id] >> nth=0");
+    await page.waitForSelector("#detail[open]");
+    const box = await page.$eval("#detail", (d) => ({ width: d.getBoundingClientRect().width, scroll: d.scrollWidth, client: d.clientWidth }));
+    assert.ok(box.width <= 390 && box.scroll <= box.client, JSON.stringify(box));
+    const o = await overflow();
+    assert.ok(o.html <= o.viewport, JSON.stringify(o));
+    await page.screenshot({ path: join(OUT, "console-390-detail.png") });
+    await page.keyboard.press("Escape");
+  });
+});
+
+describe("the page as a whole", () => {
+  it("threw no script error and fetched nothing but its own origin", () => {
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(foreignRequests, []);
+  });
+});
