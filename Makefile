@@ -31,6 +31,8 @@ test-www:
 	scripts/test-www.sh
 test-e2e:
 	scripts/test-e2e.sh
+test-console:
+	scripts/test-console.sh
 
 bench: install
 	@scripts/bench.sh

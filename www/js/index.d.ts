@@ -311,12 +311,16 @@ export interface Page {
 export interface OrderOptions {
   /** Default `"wechat_store"`, the platform the route serves. */
   platform?: Platform;
+  /** Attach the upstream order as it came, under `raw`. */
+  includeRaw?: boolean;
   signal?: AbortSignal;
 }
 
 export type OrderAfterSalesOptions = {
   /** Default `"wechat_shop"`, the platform the route serves. */
   platform?: Platform;
+  /** Attach each upstream after-sale as it came, under `raw`. */
+  includeRaw?: boolean;
   signal?: AbortSignal;
 } & ({ openid: string; outOrderId?: string } | { openid?: string; outOrderId: string });
 

@@ -183,9 +183,12 @@ fn required_date(value: Option<String>, name: &str) -> Result<(String, Date), Ap
 }
 
 /// `GET /v1/orders/{order_id}?platform=P`.
-pub fn order_path(order_id: &str, platform: Platform) -> String {
+pub fn order_path(order_id: &str, platform: Platform, include_raw: bool) -> String {
     let mut q = QueryString::new(&format!("/v1/orders/{}", percent_encode(order_id)));
     q.push("platform", platform.as_str());
+    if include_raw {
+        q.push("include_raw", "true");
+    }
     q.finish()
 }
 
@@ -195,6 +198,7 @@ pub fn order_aftersales_path(
     platform: Platform,
     openid: Option<&str>,
     out_order_id: Option<&str>,
+    include_raw: bool,
 ) -> String {
     let mut q = QueryString::new(&format!("/v1/orders/{}/aftersales", percent_encode(order_id)));
     q.push("platform", platform.as_str());
@@ -203,6 +207,9 @@ pub fn order_aftersales_path(
     }
     if let Some(o) = out_order_id {
         q.push("out_order_id", o);
+    }
+    if include_raw {
+        q.push("include_raw", "true");
     }
     q.finish()
 }
@@ -541,10 +548,18 @@ mod tests {
 
     #[test]
     fn order_paths() {
-        assert_eq!(order_path("12/3", Platform::WechatStore), "/v1/orders/12%2F3?platform=wechat_store");
+        assert_eq!(order_path("12/3", Platform::WechatStore, false), "/v1/orders/12%2F3?platform=wechat_store");
         assert_eq!(
-            order_aftersales_path("9", Platform::WechatShop, Some("oT"), None),
+            order_path("12", Platform::WechatStore, true),
+            "/v1/orders/12?platform=wechat_store&include_raw=true"
+        );
+        assert_eq!(
+            order_aftersales_path("9", Platform::WechatShop, Some("oT"), None, false),
             "/v1/orders/9/aftersales?platform=wechat_shop&openid=oT"
+        );
+        assert_eq!(
+            order_aftersales_path("-", Platform::WechatShop, Some("oT"), Some("x"), true),
+            "/v1/orders/-/aftersales?platform=wechat_shop&openid=oT&out_order_id=x&include_raw=true"
         );
     }
 

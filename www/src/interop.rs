@@ -338,29 +338,33 @@ pub fn list_query(value: &JsValue) -> Result<(RawListQuery, CallOptions), ApiErr
     Ok((raw, options))
 }
 
-/// `order(orderId, { platform, signal })`; the platform defaults to the one the route serves.
-pub fn order_options(value: &JsValue) -> Result<(Platform, CallOptions), ApiError> {
+/// `order(orderId, { platform, includeRaw, signal })`; the platform defaults to the one the
+/// route serves.
+pub fn order_options(value: &JsValue) -> Result<(Platform, bool, CallOptions), ApiError> {
     let mut platform = Platform::WechatStore;
+    let mut include_raw = false;
     let mut options = CallOptions::default();
-    if let Some(f) = Fields::read(value, "options", &["platform", "signal"])? {
+    if let Some(f) = Fields::read(value, "options", &["platform", "includeRaw", "include_raw", "signal"])? {
         if let Some((v, _)) = f.get(&["platform"]) {
             platform = platform_arg(&v, "options.platform")?;
         }
+        include_raw = f.bool(&["includeRaw", "include_raw"])?.unwrap_or(false);
         options.signal = f.signal()?;
     }
-    Ok((platform, options))
+    Ok((platform, include_raw, options))
 }
 
 pub struct OrderAfterSalesOptions {
     pub platform: Platform,
     pub openid: Option<String>,
     pub out_order_id: Option<String>,
+    pub include_raw: bool,
     pub call: CallOptions,
 }
 
 /// `orderAfterSales(orderId, { platform, openid | outOrderId, signal })`.
 pub fn order_aftersales_options(value: &JsValue) -> Result<OrderAfterSalesOptions, ApiError> {
-    const KEYS: &[&str] = &["platform", "openid", "outOrderId", "out_order_id", "signal"];
+    const KEYS: &[&str] = &["platform", "openid", "outOrderId", "out_order_id", "includeRaw", "include_raw", "signal"];
     let f = Fields::read(value, "options", KEYS)?.ok_or_else(|| {
         ApiError::invalid("orderAfterSales(orderId, options): options.openid or options.outOrderId is required")
     })?;
@@ -379,6 +383,7 @@ pub fn order_aftersales_options(value: &JsValue) -> Result<OrderAfterSalesOption
         platform,
         openid,
         out_order_id,
+        include_raw: f.bool(&["includeRaw", "include_raw"])?.unwrap_or(false),
         call: CallOptions { signal: f.signal()?, on_progress: None },
     })
 }

@@ -115,8 +115,8 @@ impl WasmClient {
         let inner = self.inner.clone();
         let parsed = interop::order_id_arg(&order_id).and_then(|id| Ok((id, interop::order_options(&options)?)));
         spawn(async move {
-            let (id, (platform, options)) = parsed?;
-            let body = inner.get(&client::order_path(&id, platform), options.signal.as_ref()).await?;
+            let (id, (platform, include_raw, options)) = parsed?;
+            let body = inner.get(&client::order_path(&id, platform, include_raw), options.signal.as_ref()).await?;
             Ok(interop::json_parse(client::data_member("GET /v1/orders/{order_id}", &body)?)?)
         })
     }
@@ -129,7 +129,13 @@ impl WasmClient {
             interop::order_id_arg(&order_id).and_then(|id| Ok((id, interop::order_aftersales_options(&options)?)));
         spawn(async move {
             let (id, o) = parsed?;
-            let path = client::order_aftersales_path(&id, o.platform, o.openid.as_deref(), o.out_order_id.as_deref());
+            let path = client::order_aftersales_path(
+                &id,
+                o.platform,
+                o.openid.as_deref(),
+                o.out_order_id.as_deref(),
+                o.include_raw,
+            );
             let body = inner.get(&path, o.call.signal.as_ref()).await?;
             let route = "GET /v1/orders/{order_id}/aftersales";
             let data = client::data_member(route, &body)?;
