@@ -173,7 +173,10 @@ impl RecordCtx<'_> {
 
 /// Maps every record of a list, into a vector sized up front (records are large: growing the
 /// vector by doubling would copy them over and over).
-pub(crate) fn map_records<T, R>(list: Vec<T>, mut map: impl FnMut(usize, T) -> Result<R, Error>) -> Result<Vec<R>, Error> {
+pub(crate) fn map_records<T, R>(
+    list: Vec<T>,
+    mut map: impl FnMut(usize, T) -> Result<R, Error>,
+) -> Result<Vec<R>, Error> {
     let mut out = Vec::with_capacity(list.len());
     for (i, item) in list.into_iter().enumerate() {
         out.push(map(i, item)?);
