@@ -7,6 +7,7 @@
 //!   which are dropped by id; the new ones are fetched by a catch-up pass over the front;
 //! - it shrinks (records leave the range): the position steps back by the shrinkage, so nothing
 //!   slides past unseen, and the repeats are again dropped by id.
+//!
 //! The page state fits in a cursor (ids of the last page as 64-bit hashes); an export keeps every
 //! id it has seen.
 
