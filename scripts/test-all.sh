@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# Every test suite, in order from fastest to slowest; stops at the first failing suite.
+# Every test suite, fastest first; stops at the first failing suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 
 suite() { printf '\n=== %s\n' "$1"; }
 
-suite "core: native tests"
+suite "core: native tests (unit, golden, hostile inputs, protocol in simulated time, signing)"
 cargo test -p aftersale --all-targets
 
 suite "core: no_std build for wasm32"
 cargo build -p aftersale --target wasm32-unknown-unknown --no-default-features
 
+suite "worker: native unit tests (sandbox upstream)"
+cargo test -p aftersale-worker --lib
+
 suite "upstream simulator"
 node --test tests/simulator/
 
-for extra in scripts/test-www.sh scripts/test-e2e.sh scripts/test-console.sh; do
-  if [ -x "$extra" ]; then
-    suite "$extra"
-    "$extra"
-  fi
-done
+suite "npm module: wasm in Node and headless Chromium, package tarball, types"
+scripts/test-www.sh
+
+suite "proxy end to end: workerd against the upstream simulator"
+scripts/test-e2e.sh
+
+suite "console in headless Chromium against the sandboxed Worker"
+scripts/test-console.sh
+
 echo
 echo "all suites passed"
