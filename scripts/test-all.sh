@@ -9,6 +9,9 @@ suite() { printf '\n=== %s\n' "$1"; }
 suite "core: native tests (unit, golden, hostile inputs, protocol in simulated time, signing)"
 cargo test -p aftersale --all-targets
 
+suite "core: with the std feature (the wasm crates' configuration)"
+cargo test -p aftersale --features std --lib
+
 suite "core: no_std build for wasm32"
 cargo build -p aftersale --target wasm32-unknown-unknown --no-default-features
 

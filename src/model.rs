@@ -364,6 +364,18 @@ struct IdRef<'s>(Platform, &'s str);
 
 impl Serialize for IdRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Most ids fit a stack buffer; going through `fmt` costs more than the copy.
+        let (platform, key) = (self.0.as_str().as_bytes(), self.1.as_bytes());
+        let mut buf = [0u8; 128];
+        let len = platform.len() + 1 + key.len();
+        if len <= buf.len() {
+            buf[..platform.len()].copy_from_slice(platform);
+            buf[platform.len()] = b':';
+            buf[platform.len() + 1..len].copy_from_slice(key);
+            if let Ok(id) = core::str::from_utf8(&buf[..len]) {
+                return s.serialize_str(id);
+            }
+        }
         s.collect_str(&format_args!("{}:{}", self.0.as_str(), self.1))
     }
 }

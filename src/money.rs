@@ -108,16 +108,41 @@ impl Serialize for Money<'_> {
         let mut st = s.serialize_struct("Money", 3)?;
         st.serialize_field("currency", self.currency.code)?;
         st.serialize_field("minor", &self.minor)?;
-        st.serialize_field("decimal", &CollectDisplay(DecimalText(self)))?;
+        match &self.decimal {
+            Decimal::Given(text) => st.serialize_field("decimal", text.as_ref())?,
+            Decimal::FromMinor => {
+                let mut buf = [0u8; 24];
+                st.serialize_field("decimal", minor_to_decimal(self.minor, self.currency.exponent, &mut buf))?
+            }
+        }
         st.end()
     }
 }
 
-struct CollectDisplay<T>(T);
-impl<T: fmt::Display> Serialize for CollectDisplay<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+/// `minor` as a decimal with `exponent` fraction digits, written right to left into `buf`
+/// (the fast path of serialization; `DecimalText` is the same for `Display`).
+fn minor_to_decimal(minor: i64, exponent: u8, buf: &mut [u8; 24]) -> &str {
+    let mut abs = minor.unsigned_abs();
+    let mut at = buf.len();
+    let mut digits = 0u8;
+    loop {
+        if digits == exponent && exponent > 0 {
+            at -= 1;
+            buf[at] = b'.';
+        }
+        at -= 1;
+        buf[at] = b'0' + (abs % 10) as u8;
+        abs /= 10;
+        digits += 1;
+        if abs == 0 && digits > exponent {
+            break;
+        }
     }
+    if minor < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    core::str::from_utf8(&buf[at..]).unwrap_or("")
 }
 
 /// Why an amount string could not be read.
@@ -422,5 +447,14 @@ mod tests {
         assert_eq!(Money::cny_fen(1000).decimal_string(), "10.00");
         assert_eq!(Money::cny_fen(5).decimal_string(), "0.05");
         assert_eq!(Money::cny_fen(0).decimal_string(), "0.00");
+    }
+
+    #[test]
+    fn serialized_decimal_matches_display() {
+        for (minor, exp) in [(0, 2), (5, 2), (1000, 2), (-1234, 2), (7, 0), (i64::MIN, 2), (i64::MAX, 0), (123456, 3)] {
+            let m = Money { currency: Currency { code: "TST", exponent: exp }, minor, decimal: Decimal::FromMinor };
+            let mut buf = [0u8; 24];
+            assert_eq!(minor_to_decimal(minor, exp, &mut buf), m.decimal_string(), "{minor} e{exp}");
+        }
     }
 }

@@ -151,8 +151,37 @@ impl Pager {
         if self.state.done {
             return None;
         }
-        let (from, to) = self.windows[self.state.window as usize];
         let offset = if self.state.catch_up.is_some() { self.catch_up_offset() } else { self.state.offset };
+        self.call_at(self.state.window, offset)
+    }
+
+    /// The call that will follow [`Pager::next_call`]'s if that page comes back full and the
+    /// total unchanged — so a driver can fetch it while it processes the current page. `None`
+    /// when that cannot be known yet (no total seen in this window, a catch-up pass, the end).
+    /// A driver must still compare it with `next_call()` after `handle_page`, and drop the
+    /// prefetched answer when they differ.
+    pub fn speculative_next(&self) -> Option<CallSpec> {
+        let total = self.state.known_total?;
+        if self.state.done || self.state.catch_up.is_some() {
+            return None;
+        }
+        let size = u64::from(self.page_size);
+        let covered = match self.query.platform {
+            Platform::Xiaoe => size - self.state.offset % size,
+            _ => size,
+        };
+        let offset = self.state.offset + covered;
+        if offset < total {
+            return self.call_at(self.state.window, offset);
+        }
+        if self.state.grown > 0 || self.state.window as usize + 1 >= self.windows.len() {
+            return None; // a catch-up pass or the end comes next
+        }
+        self.call_at(self.state.window + 1, 0)
+    }
+
+    fn call_at(&self, window: u32, offset: u64) -> Option<CallSpec> {
+        let (from, to) = *self.windows.get(window as usize)?;
         let q = &self.query;
         Some(match q.platform {
             Platform::Xiaoe => CallSpec::XiaoeList(XiaoeAfterSaleList {

@@ -193,9 +193,52 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// RFC 3339 written into a stack buffer: serializing times through `fmt` was a visible
+    /// share of `normalize_json`. `None` for years outside 0000–9999 (use `Display` then).
+    pub fn write_rfc3339<'b>(&self, buf: &'b mut [u8; 25]) -> Option<&'b str> {
+        fn two(out: &mut [u8], v: u8) {
+            out[0] = b'0' + v / 10;
+            out[1] = b'0' + v % 10;
+        }
+        let year = u16::try_from(self.date.year).ok().filter(|y| *y <= 9999)?;
+        two(&mut buf[0..2], (year / 100) as u8);
+        two(&mut buf[2..4], (year % 100) as u8);
+        buf[4] = b'-';
+        two(&mut buf[5..7], self.date.month);
+        buf[7] = b'-';
+        two(&mut buf[8..10], self.date.day);
+        buf[10] = b'T';
+        two(&mut buf[11..13], self.hour);
+        buf[13] = b':';
+        two(&mut buf[14..16], self.minute);
+        buf[16] = b':';
+        two(&mut buf[17..19], self.second);
+        let len = match self.offset_minutes {
+            None => 19,
+            Some(off) => {
+                let a = off.unsigned_abs();
+                if a >= 100 * 60 {
+                    return None;
+                }
+                buf[19] = if off < 0 { b'-' } else { b'+' };
+                two(&mut buf[20..22], (a / 60) as u8);
+                buf[22] = b':';
+                two(&mut buf[23..25], (a % 60) as u8);
+                25
+            }
+        };
+        core::str::from_utf8(&buf[..len]).ok()
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = [0u8; 25];
+        match self.write_rfc3339(&mut buf) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -226,6 +269,26 @@ mod tests {
         for bad in ["2023-02-13 24:00:00", "2023-02-13 18:34", "yesterday", "2023-02-30 00:00:00", "２０２３"] {
             assert_eq!(Timestamp::parse_local(bad, Some(480)), Err(InvalidTime), "{bad}");
         }
+    }
+
+    #[test]
+    fn fast_rfc3339_matches_display() {
+        let mut buf = [0u8; 25];
+        for t in [
+            Timestamp::from_unix(1_620_738_080, 480),
+            Timestamp::from_unix(0, -570),
+            Timestamp::parse_local("2023-02-16 23:50:50", None).unwrap().unwrap(),
+        ] {
+            assert_eq!(t.write_rfc3339(&mut buf), Some(t.to_string().as_str()));
+        }
+        let far = Timestamp {
+            date: Date { year: 12345, month: 1, day: 1 },
+            hour: 0,
+            minute: 0,
+            second: 0,
+            offset_minutes: None,
+        };
+        assert_eq!(far.write_rfc3339(&mut buf), None);
     }
 
     #[test]

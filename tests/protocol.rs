@@ -543,3 +543,33 @@ fn debug_output_never_shows_secrets() {
     assert!(String::from_utf8_lossy(&data_request.body).contains("TOKEN-VALUE-123"));
     assert!(token_request.url.contains("SECRET-KEY-VALUE"));
 }
+
+/// The prefetch hint names exactly the call the pager asks for next whenever the page came back
+/// full and unchanged, across pages and windows — and never a call past the end.
+#[test]
+fn speculative_next_matches_the_next_call_on_an_unchanged_list() {
+    // Exports read 100 Xiaoe records or 1000 Lingxing records a page: several pages each.
+    for (platform, records) in [(Platform::Xiaoe, 700), (Platform::Lingxing, 2500)] {
+        let mut up = ScriptedUpstream::new(platform, records);
+        let mut acct = AccountState::new(account(platform));
+        // Xiaoe: three 31-day windows; Lingxing: one window.
+        let q = query(platform, "2022-12-01", "2023-03-01", 60);
+        let mut pager = Pager::for_export(q.clone());
+        let (mut now, mut jitter) = (0, Jitter(5));
+        let (mut hits, mut delivered) = (0, Vec::new());
+        while let Some(spec) = pager.next_call() {
+            let guess = pager.speculative_next();
+            let (r, t) = drive_call(&mut acct, &mut up, spec, now, &mut jitter);
+            now = t;
+            let body = r.unwrap().body;
+            let page = normalize_page(platform, &body, NormalizeOptions::default()).unwrap();
+            delivered.extend(pager.handle_page(page).into_iter().map(|r| r.aftersale_id.into_owned()));
+            if let Some(g) = guess {
+                assert_eq!(Some(g), pager.next_call(), "{platform}: a wrong guess on an unchanged list");
+                hits += 1;
+            }
+        }
+        assert_exactly_once(&delivered, &up.truth(q.from, q.to));
+        assert!(hits > 0, "{platform}: the hint was never available");
+    }
+}

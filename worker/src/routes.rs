@@ -8,6 +8,9 @@ use aftersale::paginate::Pager;
 use aftersale::query::ListQuery;
 use aftersale::wechat::request::{OrderRef, WechatShopAfterSales, WechatStoreOrderGet};
 use aftersale::{normalize_order, normalize_page, AfterSale, NormalizeOptions, Platform};
+use std::rc::Rc;
+
+use futures_util::future::{FutureExt, RemoteHandle};
 use futures_util::stream;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
@@ -134,6 +137,8 @@ pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answe
 /// `GET /v1/aftersales/export`: every page, followed server-side, streamed as NDJSON. The first
 /// page is read before answering, so a failing query still gets a proper error status; an
 /// error after that ends the stream with an `{"error":...}` line instead of the `done` line.
+/// While a page is normalized and streamed, the next one is already being fetched when the
+/// pager can tell which it will be (`Pager::speculative_next`).
 pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Answer {
     let pairs = query_pairs(req)?;
     let (query, _) = list_query(&pairs, config)?;
@@ -151,24 +156,15 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
             count += 1;
         }
     }
-    struct Export {
-        pager: Pager,
-        env: Env,
-        config: Config,
-        platform: Platform,
-        opts: NormalizeOptions,
-        count: usize,
-        pending: Option<String>,
-        finished: bool,
-    }
     let start = Export {
         pager,
         env: env.clone(),
-        config: Config::from_env(env),
+        config: Rc::new(Config::from_env(env)),
         platform,
         opts,
         count,
         pending: Some(first),
+        prefetch: None,
         finished: false,
     };
     let lines = stream::unfold(start, |mut ex| async move {
@@ -185,21 +181,24 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
                 ex.finished = true;
                 return Some((Ok(format!("{{\"done\":true,\"count\":{}}}\n", ex.count).into_bytes()), ex));
             };
-            let page = match call_account(&ex.env, &ex.config, ex.platform, spec).await {
-                Ok(body) => normalize_page(ex.platform, &body, ex.opts)
-                    .map(|p| {
-                        let mut chunk = String::new();
-                        let mut n = 0;
-                        for r in ex.pager.handle_page(p) {
-                            if ndjson_line(&mut chunk, &r).is_ok() {
-                                n += 1;
-                            }
-                        }
-                        (chunk, n)
-                    })
-                    .map_err(ApiError::from),
-                Err(e) => Err(e),
+            let answer = match ex.prefetch.take() {
+                Some((guess, handle)) if guess == spec => handle.await,
+                // A wrong guess (the list changed): its answer is dropped unread.
+                _ => call_account(&ex.env, &ex.config, ex.platform, spec).await,
             };
+            if let Some(next) = ex.pager.speculative_next() {
+                ex.prefetch = Some((next.clone(), ex.fetch_in_background(next)));
+            }
+            let page = answer.and_then(|body| {
+                let page = normalize_page(ex.platform, &body, ex.opts)?;
+                let mut chunk = String::new();
+                let mut n = 0;
+                for r in ex.pager.handle_page(page) {
+                    ndjson_line(&mut chunk, &r)?;
+                    n += 1;
+                }
+                Ok((chunk, n))
+            });
             match page {
                 Ok((chunk, n)) if n > 0 => {
                     ex.count += n;
@@ -217,6 +216,30 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
     headers.set("content-type", "application/x-ndjson; charset=utf-8")?;
     headers.set("cache-control", "no-store")?;
     Ok(Response::from_stream(lines)?.with_headers(headers))
+}
+
+/// An export in progress: the pager, what to stream next, and the page being prefetched.
+struct Export {
+    pager: Pager,
+    env: Env,
+    config: Rc<Config>,
+    platform: Platform,
+    opts: NormalizeOptions,
+    count: usize,
+    pending: Option<String>,
+    prefetch: Option<(CallSpec, RemoteHandle<Result<String, ApiError>>)>,
+    finished: bool,
+}
+
+impl Export {
+    /// Starts a call that runs on its own (an unpolled future would do nothing) until its
+    /// handle is awaited or dropped.
+    fn fetch_in_background(&self, spec: CallSpec) -> RemoteHandle<Result<String, ApiError>> {
+        let (env, config, platform) = (self.env.clone(), Rc::clone(&self.config), self.platform);
+        let (run, handle) = async move { call_account(&env, &config, platform, spec).await }.remote_handle();
+        wasm_bindgen_futures::spawn_local(run);
+        handle
+    }
 }
 
 fn ndjson_line(out: &mut String, record: &AfterSale<'_>) -> Result<(), ApiError> {

@@ -1,0 +1,294 @@
+// Worker CPU per request for a 100-record page, in workerd under `wrangler dev` (SANDBOX=true,
+// so the upstream answer is generated in-process and no network is involved).
+//
+// Two measurements, both from the runtime side (a Worker's own clocks do not advance while it
+// computes, so it cannot time itself):
+// 1. OS CPU time (utime + stime of every workerd process of this wrangler, from /proc) over
+//    blocks of sequential requests, interleaving the page with GET /healthz. The page's CPU minus
+//    /healthz's is what the handler adds to a trivial request; /healthz carries the local dev
+//    chain's fixed cost (wrangler's entry and proxy workers, its middleware, the inspector).
+// 2. V8's sampling profiler (DevTools protocol on wrangler's inspector port) over page requests:
+//    the isolate's busy time per request, split by the Worker's own (named) wasm frames:
+//    normalization (aftersale::normalize_page + the records' JSON), the sandbox's generation of
+//    the upstream body, configuration reads, and the rest. Sampling adds overhead and counts
+//    preempted time, so these are upper bounds; the OS figure is the one judged.
+//
+// 3. One normalization in workerd, isolated: a bench-only Worker (bench/workerd-normalize.mjs)
+//    normalizes the same 100-record page k times per request with the npm module's wasm or the
+//    plain-JS normalizer; (OS CPU at k) - (OS CPU at k=0), per normalization.
+//
+//   node bench/worker-cpu.mjs --out FILE --logs DIR --module DIR [--quick]
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { page } from "./inputs.mjs";
+import { args, log, median, REPO_ROOT, startWrangler, writeJson } from "./lib.mjs";
+
+const say = log("worker-cpu");
+const opt = args();
+if (!opt.out || !opt.logs || !opt.module) {
+  console.error("usage: node bench/worker-cpu.mjs --out FILE --logs DIR --module DIR [--quick]");
+  process.exit(2);
+}
+const BLOCK = opt.quick ? 40 : 100;
+const ROUNDS = opt.quick ? 2 : 4;
+const PROFILED = opt.quick ? 50 : 120;
+const TICK_MS = 1000 / 100; // USER_HZ; Linux reports 100 on every supported architecture
+
+/** PIDs of the processes in wrangler's process group (it was started detached: pgid = its pid). */
+function groupPids(pgid) {
+  const pids = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (Number(f[2]) === pgid && comm.startsWith("workerd")) pids.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** utime + stime of `pids`, in ms (10 ms resolution per process). */
+function cpuMs(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      return NaN; // a process left mid-measure: the block is void
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+async function get(url, expect = 200) {
+  const res = await fetch(url);
+  const body = await res.text();
+  if (res.status !== expect) throw new Error(`${url}: HTTP ${res.status}: ${body.slice(0, 300)}`);
+  return body;
+}
+
+async function devtools(port) {
+  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  let WebSocketImpl = globalThis.WebSocket;
+  if (!WebSocketImpl) WebSocketImpl = (await import("ws")).default;
+  const ws = new WebSocketImpl(target.webSocketDebuggerUrl);
+  await new Promise((ok, fail) => {
+    ws.onopen = ok;
+    ws.onerror = (e) => fail(new Error(`inspector: ${e.message ?? "connection failed"}`));
+  });
+  let id = 0;
+  const pending = new Map();
+  ws.onmessage = (event) => {
+    const msg = JSON.parse(typeof event.data === "string" ? event.data : event.data.toString());
+    if (msg.id && pending.has(msg.id)) {
+      pending.get(msg.id)(msg);
+      pending.delete(msg.id);
+    }
+  };
+  const send = (method, params = {}) =>
+    Promise.race([
+      new Promise((ok) => {
+        const i = ++id;
+        pending.set(i, ok);
+        ws.send(JSON.stringify({ id: i, method, params }));
+      }),
+      sleep(60_000).then(() => {
+        throw new Error(`inspector: no answer to ${method}`);
+      }),
+    ]);
+  return { send, close: () => ws.close() };
+}
+
+/** Frames of interest, matched on every frame of a sample's stack (inclusive time). */
+const GROUPS = {
+  normalize: /^aftersale::normalize_page|^aftersale::parse_page|^aftersale_worker::routes::push_records|^serde_json::ser::to_vec/,
+  sandbox_upstream: /^aftersale_worker::sandbox::/,
+  config_from_env: /^aftersale_worker::config::Config::from_env/,
+};
+
+function analyse(profile, n) {
+  const byId = new Map(profile.nodes.map((nd) => [nd.id, nd]));
+  const parent = new Map();
+  for (const nd of profile.nodes) for (const c of nd.children ?? []) parent.set(c, nd.id);
+  const inclusive = Object.fromEntries(Object.keys(GROUPS).map((k) => [k, 0]));
+  const self = new Map();
+  let busy = 0;
+  let idle = 0;
+  let program = 0;
+  let gcTime = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = (profile.timeDeltas[i] ?? 0) / 1000; // µs → ms
+    const leaf = byId.get(profile.samples[i]);
+    const name = leaf.callFrame.functionName;
+    if (name === "(idle)") {
+      idle += dt;
+      continue;
+    }
+    if (name === "(program)") {
+      program += dt;
+      continue;
+    }
+    if (name === "(garbage collector)") gcTime += dt;
+    busy += dt;
+    const label = name || `(anonymous ${leaf.callFrame.url.split("/").pop()}:${leaf.callFrame.lineNumber})`;
+    self.set(label, (self.get(label) ?? 0) + dt);
+    const hit = new Set();
+    for (let id = profile.samples[i]; id !== undefined; id = parent.get(id)) {
+      const fn = byId.get(id).callFrame.functionName;
+      for (const [k, re] of Object.entries(GROUPS)) if (!hit.has(k) && re.test(fn)) hit.add(k);
+    }
+    for (const k of hit) inclusive[k] += dt;
+  }
+  const per = (x) => x / n;
+  return {
+    requests: n,
+    busy_ms_per_request: per(busy),
+    program_ms_per_request: per(program),
+    idle_ms_per_request: per(idle),
+    gc_ms_per_request: per(gcTime),
+    inclusive_ms_per_request: Object.fromEntries(Object.entries(inclusive).map(([k, v]) => [k, per(v)])),
+    top_self: [...self.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([name, ms]) => ({ name: name.replace(/::h[0-9a-f]{16}/g, "").replace(/\[[0-9a-f]{16}\]/g, ""), ms_per_request: per(ms) })),
+  };
+}
+
+/** Interleaved blocks of requests; OS CPU of workerd per request for each named request kind. */
+async function osCpu(pids, kinds, { block, rounds }) {
+  const samples = Object.fromEntries(kinds.map(([name]) => [name, []]));
+  const wall = Object.fromEntries(kinds.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? [...kinds].reverse() : kinds;
+    for (const [name, request] of order) {
+      const c0 = cpuMs(pids);
+      const t0 = performance.now();
+      for (let i = 0; i < block; i++) await request();
+      const t1 = performance.now();
+      const c1 = cpuMs(pids);
+      if (Number.isFinite(c0) && Number.isFinite(c1)) samples[name].push((c1 - c0) / block);
+      wall[name].push((t1 - t0) / block);
+    }
+  }
+  return {
+    cpu_ms: Object.fromEntries(kinds.map(([name]) => [name, median(samples[name])])),
+    wall_ms: Object.fromEntries(kinds.map(([name]) => [name, median(wall[name])])),
+    samples,
+  };
+}
+
+const result = {};
+
+// ---------------------------------------------------------------- A. the proxy's handler
+// Lingxing: a page of 100 upstream records (each 1–3 after-sale lines). Xiaoe: the sandbox's
+// newest 31-day window holds fewer than 100 records, and its pacer allows 300 calls a minute,
+// so it gets fewer requests.
+const PLATFORM_RUNS = [
+  { platform: "lingxing", path: "/v1/aftersales?platform=lingxing&from=2025-05-01&to=2025-12-01&limit=100", block: BLOCK, rounds: ROUNDS, profiled: PROFILED, warm: 40 },
+  { platform: "xiaoe", path: "/v1/aftersales?platform=xiaoe&from=2025-05-01&to=2025-12-01&limit=100", block: 40, rounds: 4, profiled: 60, warm: 20 },
+];
+const worker = await startWrangler({ vars: { SANDBOX: "true" }, logDir: opt.logs, name: "wrangler-worker-cpu" });
+try {
+  const pids = groupPids(worker.pid);
+  result.workerd_processes = pids.length;
+  if (pids.length === 0) throw new Error("no workerd process found in wrangler's process group");
+  const health = () => get(`${worker.baseUrl}/healthz`);
+  result.proxy = [];
+  for (const run of PLATFORM_RUNS) {
+    const url = `${worker.baseUrl}${run.path}`;
+    const body = JSON.parse(await get(url));
+    const r = { platform: run.platform, path: run.path, after_sales: body.data.length, response_bytes: Buffer.byteLength(JSON.stringify(body)) };
+    for (let i = 0; i < run.warm; i++) {
+      await get(url);
+      await health();
+    }
+    const m = await osCpu(pids, [["healthz", health], ["page", () => get(url)]], run);
+    r.os_cpu_ms_per_request = m.cpu_ms;
+    r.wall_ms_per_request = m.wall_ms;
+    r.os_cpu_samples = m.samples;
+    r.handler_cpu_ms = m.cpu_ms.page - m.cpu_ms.healthz;
+    say(`${run.platform}: OS CPU per request: page ${m.cpu_ms.page.toFixed(3)} ms, /healthz ${m.cpu_ms.healthz.toFixed(3)} ms → handler ${r.handler_cpu_ms.toFixed(3)} ms (${r.after_sales} after-sales)`);
+    try {
+      const dt = await devtools(worker.inspectorPort);
+      await dt.send("Profiler.enable");
+      await dt.send("Profiler.setSamplingInterval", { interval: 100 });
+      await dt.send("Profiler.start");
+      for (let i = 0; i < run.profiled; i++) await get(url);
+      const stopped = await dt.send("Profiler.stop");
+      await dt.send("Profiler.disable");
+      dt.close();
+      r.profile = analyse(stopped.result.profile, run.profiled);
+      const inc = r.profile.inclusive_ms_per_request;
+      say(
+        `${run.platform}: profiler: isolate busy ${r.profile.busy_ms_per_request.toFixed(3)} ms/request; normalize ${inc.normalize.toFixed(3)}, ` +
+          `sandbox upstream ${inc.sandbox_upstream.toFixed(3)}, Config::from_env ${inc.config_from_env.toFixed(3)}`,
+      );
+    } catch (e) {
+      r.profile_error = e.message;
+      say(`profiler: ${e.message}`);
+    }
+    result.proxy.push(r);
+  }
+} catch (e) {
+  result.error = e.message;
+  say(e.message);
+} finally {
+  await worker.stop();
+}
+
+// ---------------------------------------------------------------- B. one normalization in workerd
+// bench/workerd-normalize.mjs with the npm module's wasm and the plain-JS normalizer, on the
+// 100-record pages of bench/inputs.mjs: (CPU at k=K) - (CPU at k=0), per normalization.
+const K = opt.quick ? 10 : 25;
+const work = mkdtempSync(join(tmpdir(), "aftersale-bench-workerd-"));
+process.once("exit", () => rmSync(work, { recursive: true, force: true }));
+try {
+  const moduleDir = opt.module;
+  for (const f of ["aftersale_wasm.js", "aftersale_wasm_bg.wasm"]) copyFileSync(join(moduleDir, f), join(work, f));
+  copyFileSync(join(REPO_ROOT, "bench", "workerd-normalize.mjs"), join(work, "worker.mjs"));
+  copyFileSync(join(REPO_ROOT, "bench", "js-normalizer.mjs"), join(work, "js-normalizer.mjs"));
+  writeFileSync(join(work, "wrangler.toml"), `name = "aftersale-bench-normalize"\nmain = "worker.mjs"\ncompatibility_date = "2025-09-01"\n`);
+  const bench = await startWrangler({ config: join(work, "wrangler.toml"), logDir: opt.logs, name: "wrangler-workerd-normalize", healthPath: "/?k=0" });
+  try {
+    const pids = groupPids(bench.pid);
+    result.normalize_in_workerd = [];
+    for (const platform of ["xiaoe", "lingxing"]) {
+      const body = page(platform, 100);
+      const call = (impl, k) => async () => {
+        const res = await fetch(`${bench.baseUrl}/?platform=${platform}&impl=${impl}&k=${k}`, { method: "POST", body });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`workerd-normalize ${platform} ${impl}: HTTP ${res.status}: ${text.slice(0, 300)}`);
+      };
+      for (let i = 0; i < 3; i++) for (const impl of ["wasm", "js"]) await call(impl, K)();
+      const m = await osCpu(pids, [["k0", call("wasm", 0)], ["wasm", call("wasm", K)], ["js", call("js", K)]], { block: opt.quick ? 4 : 6, rounds: opt.quick ? 3 : 4 });
+      const r = {
+        platform,
+        records: 100,
+        input_bytes: Buffer.byteLength(body),
+        k: K,
+        wasm_ms: (m.cpu_ms.wasm - m.cpu_ms.k0) / K,
+        js_ms: (m.cpu_ms.js - m.cpu_ms.k0) / K,
+        samples: m.samples,
+      };
+      r.ratio = r.js_ms / r.wasm_ms;
+      say(`${platform}: one normalizeJson of 100 records in workerd: wasm ${r.wasm_ms.toFixed(3)} ms, plain JS ${r.js_ms.toFixed(3)} ms`);
+      result.normalize_in_workerd.push(r);
+    }
+  } finally {
+    await bench.stop();
+  }
+} catch (e) {
+  result.normalize_in_workerd_error = e.message;
+  say(`workerd normalize: ${e.message}`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+writeJson(opt.out, result);
