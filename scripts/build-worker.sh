@@ -9,6 +9,13 @@ export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
 (cd worker && worker-build --release) >&2
+# worker-build's wasm-bindgen step keeps the name section (~100 KB) even after wasm-opt: strip
+# it last. Only custom sections go; the code and its imports stay as the glue expects them.
+wasm=worker/build/index_bg.wasm
+"$WASM_OPT_BIN" "$wasm" -o "$wasm.stripped" --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-reference-types --enable-multivalue --enable-mutable-globals >&2
+mv "$wasm.stripped" "$wasm"
 if [ -x scripts/build-console.sh ]; then
   scripts/build-console.sh >&2
 else
