@@ -25,6 +25,24 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, to read one back from its text (the proxy's `error.code`).
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::ForbiddenOrigin,
+        ErrorCode::NotFound,
+        ErrorCode::RateLimited,
+        ErrorCode::UpstreamAuth,
+        ErrorCode::UpstreamError,
+        ErrorCode::UpstreamUnavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The code named by `text` (`"rate_limited"`), if it is one.
+    pub fn from_name(text: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",

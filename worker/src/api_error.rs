@@ -104,19 +104,7 @@ impl ApiError {
 }
 
 fn code_from_str(s: &str) -> ErrorCode {
-    [
-        ErrorCode::InvalidRequest,
-        ErrorCode::Unauthorized,
-        ErrorCode::ForbiddenOrigin,
-        ErrorCode::NotFound,
-        ErrorCode::RateLimited,
-        ErrorCode::UpstreamAuth,
-        ErrorCode::UpstreamError,
-        ErrorCode::UpstreamUnavailable,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == s)
-    .unwrap_or(ErrorCode::Internal)
+    ErrorCode::from_name(s).unwrap_or(ErrorCode::Internal)
 }
 
 impl From<Error> for ApiError {

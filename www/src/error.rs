@@ -5,21 +5,9 @@
 use aftersale::ErrorCode;
 use wasm_bindgen::JsValue;
 
-/// Every code of SPEC.md §3, to read the proxy's `error.code` back into an [`ErrorCode`].
-const CODES: [ErrorCode; 9] = [
-    ErrorCode::InvalidRequest,
-    ErrorCode::Unauthorized,
-    ErrorCode::ForbiddenOrigin,
-    ErrorCode::NotFound,
-    ErrorCode::RateLimited,
-    ErrorCode::UpstreamAuth,
-    ErrorCode::UpstreamError,
-    ErrorCode::UpstreamUnavailable,
-    ErrorCode::Internal,
-];
-
+/// Reads the proxy's `error.code` back into an [`ErrorCode`].
 pub fn code_from_str(code: &str) -> Option<ErrorCode> {
-    CODES.into_iter().find(|c| c.as_str() == code)
+    ErrorCode::from_name(code)
 }
 
 /// The code a proxy answer means when its body does not say (a load balancer's 502, ...).
