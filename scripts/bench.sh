@@ -125,6 +125,7 @@ if [ "$built_www" = 1 ] && [ -n "$twiggy_bin" ]; then
     node_modules/.bin/wasm-opt -Oz -g ${wasm_opt_flags[*]} '$named/module/aftersale_wasm_bg.wasm' -o '$named/module.wasm'" &&
     size_args+=(--named-module "$named/module.wasm")
 fi
+[ -f worker/build/index_bg.named.wasm ] && size_args+=(--named-worker "$PWD/worker/build/index_bg.named.wasm")
 [ "$built_www" = 1 ] || size_args+=(--skip-module)
 [ "$built_worker" = 1 ] || size_args+=(--skip-worker)
 run size 180 node bench/size.mjs "${size_args[@]}"
