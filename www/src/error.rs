@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn every_code_reads_back() {
-        for code in CODES {
+        for code in ErrorCode::ALL {
             assert_eq!(code_from_str(code.as_str()), Some(code));
         }
         assert_eq!(code_from_str("teapot"), None);
