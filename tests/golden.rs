@@ -5,8 +5,11 @@
 //! (`*.clean.json`), the same with the keys the tables intend (`*.intended.json`), and the
 //! normalized output worked out by hand from the seed and SPEC.md §2 (`*.expected.json`).
 
-use aftersale::{normalize, normalize_json, normalize_order, normalize_page, Error, ErrorCode};
+mod common;
+
+use aftersale::{normalize, normalize_json, normalize_page, Error, ErrorCode};
 use aftersale::{NormalizeOptions, Platform};
+use common::normalized;
 use serde_json::Value;
 
 macro_rules! golden {
@@ -62,17 +65,6 @@ fn fixture(platform: Platform) -> &'static Fixture {
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("fixture is not JSON: {e}"))
-}
-
-/// The normalized output as JSON: the after-sale array, or the order for `wechat_store`.
-fn normalized(platform: Platform, body: &str, include_raw: bool) -> Result<Value, Error> {
-    let options = NormalizeOptions { include_raw };
-    let value = if platform == Platform::WechatStore {
-        serde_json::to_value(normalize_order(body, options)?)
-    } else {
-        serde_json::to_value(normalize_page(platform, body, options)?.records)
-    };
-    Ok(value.expect("the model always serializes"))
 }
 
 /// Every path where `actual` differs from `expected`, one line each.

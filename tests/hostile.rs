@@ -2,8 +2,11 @@
 //! envelopes, and random garbage. Normalization must answer every one of them with a typed error
 //! that says what and where, or with a faithful result; it must never panic or guess.
 
+mod common;
+
 use aftersale::error::{InvalidValue, UpstreamError};
 use aftersale::{normalize_order, normalize_page, Error, ErrorCode, NormalizeOptions, Platform};
+use common::normalized as run;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -25,17 +28,6 @@ const CLEAN: [(Platform, &str); 4] = [
     (Platform::WechatStore, STORE),
     (Platform::Lingxing, LINGXING),
 ];
-
-/// The normalized output as JSON: the after-sale array, or the order for `wechat_store`.
-fn run(platform: Platform, body: &str, include_raw: bool) -> Result<Value, Error> {
-    let options = NormalizeOptions { include_raw };
-    let value = if platform == Platform::WechatStore {
-        serde_json::to_value(normalize_order(body, options)?)
-    } else {
-        serde_json::to_value(normalize_page(platform, body, options)?.records)
-    };
-    Ok(value.expect("the model always serializes"))
-}
 
 fn ok(platform: Platform, body: &str) -> Value {
     run(platform, body, false).unwrap_or_else(|e| panic!("{platform}: expected success, got: {e}"))
