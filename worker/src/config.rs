@@ -9,7 +9,7 @@ use worker::Env;
 use crate::api_error::ApiError;
 use crate::sandbox;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub sandbox: bool,
     client_keys: Vec<Secret>,
@@ -19,7 +19,7 @@ pub struct Config {
 }
 
 /// The variables that make up the accounts, read once per request.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct EnvSnapshot {
     wechat_appid: Option<String>,
     wechat_secret: Option<Secret>,

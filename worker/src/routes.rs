@@ -159,7 +159,8 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
     let start = Export {
         pager,
         env: env.clone(),
-        config: Rc::new(Config::from_env(env)),
+        // The stream outlives the borrowed config: it keeps its own copy (no second env read).
+        config: Rc::new(config.clone()),
         platform,
         opts,
         count,
