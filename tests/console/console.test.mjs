@@ -20,17 +20,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const OUT = join(ROOT, "test-output", "console");
 const START_TIMEOUT_MS = Number(process.env.CONSOLE_START_TIMEOUT_MS ?? 300_000);
 const STOP_GRACE_MS = 10_000;
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+// The same Chromium flags as the wasm tests' runner: one list, in www/webdriver.json.
+const CHROMIUM_FLAGS = JSON.parse(readFileSync(join(ROOT, "www/webdriver.json"), "utf8"))["goog:chromeOptions"].args;
 /** The sandbox's data lies in [2025-05-01, 2025-12-01) (worker/src/sandbox.rs). */
 const WHOLE = { from: "2025-05-01", to: "2025-12-01" };
 /** One Xiaoe window (≤ 31 days): the proxy gives an exact `total` for it. */

@@ -20,17 +20,8 @@ const root = path.resolve(here, "../../..");
 const consumerDir = path.join(here, "../consumer");
 const bin = (name) => path.join(root, "node_modules/.bin", name);
 
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+// The same Chromium flags as the wasm tests' runner: one list, in www/webdriver.json.
+const CHROMIUM_FLAGS = JSON.parse(await readFile(path.join(root, "www/webdriver.json"), "utf8"))["goog:chromeOptions"].args;
 
 const cargoToml = await readFile(path.join(root, "Cargo.toml"), "utf8");
 const VERSION = cargoToml.match(/\[workspace\.package\][^[]*?\nversion\s*=\s*"([^"]+)"/)[1];
