@@ -20,26 +20,21 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod account;
-pub mod call;
-pub mod cursor;
-mod envelope;
-pub mod error;
-pub mod http;
-pub mod lingxing;
+// The layers: the normalized model, reading upstream bodies, the sans-IO protocol, and one
+// folder per upstream holding everything about it.
 pub mod model;
-pub mod money;
-mod normalize;
-pub mod pacing;
-pub mod paginate;
-pub mod query;
-pub mod retry;
-pub mod time;
-pub mod token;
-mod tolerant;
+mod parse;
+pub mod protocol;
+
+pub mod error;
+pub mod lingxing;
 pub mod wechat;
-mod wire;
 pub mod xiaoe;
+
+// The paths of earlier releases (SPEC.md §6 and the adapters use them).
+pub use model::{money, time};
+pub(crate) use parse::{envelope, normalize, tolerant, wire};
+pub use protocol::{account, call, cursor, http, pacing, paginate, query, retry, token};
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -14,6 +14,9 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+pub mod money;
+pub mod time;
+
 use crate::money::Money;
 use crate::time::Timestamp;
 use crate::Error;
