@@ -15,6 +15,8 @@ use crate::Platform;
 pub enum ErrorCode {
     InvalidRequest,
     Unauthorized,
+    /// A caller reading beyond its scope (SPEC.md §10).
+    Forbidden,
     ForbiddenOrigin,
     NotFound,
     RateLimited,
@@ -26,9 +28,10 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, to read one back from its text (the proxy's `error.code`).
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
         ErrorCode::ForbiddenOrigin,
         ErrorCode::NotFound,
         ErrorCode::RateLimited,
@@ -47,6 +50,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::ForbiddenOrigin => "forbidden_origin",
             ErrorCode::NotFound => "not_found",
             ErrorCode::RateLimited => "rate_limited",
@@ -62,7 +66,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::ForbiddenOrigin => 403,
+            ErrorCode::Forbidden | ErrorCode::ForbiddenOrigin => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::RateLimited => 429,
             ErrorCode::UpstreamAuth | ErrorCode::UpstreamError => 502,
@@ -94,6 +98,8 @@ pub enum Error {
     Sign(SignError),
     /// A protocol driver gave up (retries exhausted, answers out of order).
     Protocol(ProtocolError),
+    /// Writing the normalized JSON failed: a bug of ours, never the caller's or the upstream's.
+    Serialize(String),
 }
 
 impl Error {
@@ -104,6 +110,7 @@ impl Error {
             Error::Request(_) => ErrorCode::InvalidRequest,
             Error::Sign(_) => ErrorCode::InvalidRequest,
             Error::Protocol(e) => e.code(),
+            Error::Serialize(_) => ErrorCode::Internal,
         }
     }
 
@@ -131,6 +138,7 @@ impl fmt::Display for Error {
             Error::Request(e) => e.fmt(f),
             Error::Sign(e) => e.fmt(f),
             Error::Protocol(e) => e.fmt(f),
+            Error::Serialize(why) => write!(f, "the normalized records could not be written as JSON: {why}"),
         }
     }
 }
@@ -282,7 +290,7 @@ impl fmt::Display for SignError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SignError::AppIdLength { len } => {
-                write!(f, "Lingxing appId must be exactly 16 bytes (it is the AES-128 key of the sign), got {len}")
+                write!(f, "the appId must be exactly 16 bytes (it is the AES-128 key of the sign), got {len}")
             }
             SignError::UnsignableValue { key } => write!(f, "parameter `{key}` has a value that cannot be signed"),
         }
@@ -296,8 +304,8 @@ pub enum ProtocolError {
     RetriesExhausted { attempts: u32, last: Option<Box<UpstreamError>>, transport: Option<String> },
     /// A token endpoint answered something that is not a token.
     BadTokenResponse { platform: Platform, message: String },
-    /// The driver fed an answer the state machine was not waiting for.
-    UnexpectedResponse,
+    /// The driver polled a call again after it was done.
+    PolledAfterDone,
     /// The token was refused again right after a refresh.
     AuthFailedAfterRefresh(Box<UpstreamError>),
 }
@@ -305,16 +313,12 @@ pub enum ProtocolError {
 impl ProtocolError {
     fn code(&self) -> ErrorCode {
         match self {
-            ProtocolError::RetriesExhausted { last: Some(last), .. } => match last.class.code() {
-                ErrorCode::RateLimited => ErrorCode::RateLimited,
-                ErrorCode::UpstreamUnavailable => ErrorCode::UpstreamUnavailable,
-                other => other,
-            },
+            ProtocolError::RetriesExhausted { last: Some(last), .. } => last.class.code(),
             ProtocolError::RetriesExhausted { last: None, .. } => ErrorCode::UpstreamUnavailable,
             ProtocolError::BadTokenResponse { .. } | ProtocolError::AuthFailedAfterRefresh(_) => {
                 ErrorCode::UpstreamAuth
             }
-            ProtocolError::UnexpectedResponse => ErrorCode::Internal,
+            ProtocolError::PolledAfterDone => ErrorCode::Internal,
         }
     }
 }
@@ -335,7 +339,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::BadTokenResponse { platform, message } => {
                 write!(f, "{platform} token endpoint answered no usable token: {message}")
             }
-            ProtocolError::UnexpectedResponse => f.write_str("a response arrived that no request was waiting for"),
+            ProtocolError::PolledAfterDone => f.write_str("a call was polled again after it was done"),
             ProtocolError::AuthFailedAfterRefresh(e) => {
                 write!(f, "token refused again after a refresh: {e}")
             }

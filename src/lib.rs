@@ -27,14 +27,15 @@ mod parse;
 pub mod protocol;
 
 pub mod error;
-pub mod lingxing;
-pub mod wechat;
-pub mod xiaoe;
+pub mod upstreams;
+
+// Each upstream's folder at the crate's root (`aftersale::lingxing::sign`, SPEC.md §6).
+pub use upstreams::*;
 
 // The paths of earlier releases (SPEC.md §6 and the adapters use them).
 pub use model::{money, time};
 pub(crate) use parse::{envelope, normalize, tolerant, wire};
-pub use protocol::{account, call, cursor, http, pacing, paginate, query, retry, token};
+pub use protocol::{account, call, cursor, http, pacing, paginate, query, retry, token, upstream};
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -64,23 +65,26 @@ pub fn normalize_page(platform: Platform, body: &str, options: NormalizeOptions)
 }
 
 fn parse_page(platform: Platform, body: &str, options: NormalizeOptions) -> Result<Page<'_>, Error> {
-    match platform {
-        Platform::WechatShop => wechat::shop::parse_page(body, options),
-        Platform::Xiaoe => xiaoe::parse_page(body, options),
-        Platform::Lingxing => lingxing::parse_page(body, options),
-        Platform::WechatStore => Err(Error::invalid_request(
-            "platform",
-            "wechat_store answers with an order and its after-sale ids, not after-sales: normalize it as an order",
-        )),
+    platform.upstream().parse_page(body, options)
+}
+
+/// Normalizes an order-details body of the platform that answers orders (the WeChat Mini
+/// Store's `/product/order/get`).
+pub fn normalize_order(body: &str, options: NormalizeOptions) -> Result<Order<'_>, Error> {
+    let answers_orders = |p: &Platform| p.upstream().lookups().contains(&upstream::LookupKind::Order);
+    match Platform::ALL.into_iter().find(answers_orders) {
+        Some(platform) => normalize_order_of(platform, body, options),
+        None => Err(Error::invalid_request("platform", "no platform answers orders")),
     }
 }
 
-/// Normalizes a WeChat Mini Store order-details body (`/product/order/get`).
-pub fn normalize_order(body: &str, options: NormalizeOptions) -> Result<Order<'_>, Error> {
+/// Normalizes an order-details body of `platform`.
+pub fn normalize_order_of(platform: Platform, body: &str, options: NormalizeOptions) -> Result<Order<'_>, Error> {
     let body = strip_bom(body);
-    match wechat::store::parse_order(body, options) {
+    let upstream = platform.upstream();
+    match upstream.parse_order(body, options) {
         Err(Error::Parse(e)) => {
-            read_tolerantly(body, e, |repaired| wechat::store::parse_order(repaired, options).map(Order::into_owned))
+            read_tolerantly(body, e, |repaired| upstream.parse_order(repaired, options).map(Order::into_owned))
         }
         other => other,
     }
@@ -142,18 +146,18 @@ pub fn normalize_json(platform: Platform, body: &str, options: NormalizeOptions)
 fn write_json(records: &[AfterSale<'_>], size_hint: usize) -> Result<String, Error> {
     let mut out = Vec::with_capacity(size_hint + size_hint / 4);
     let mut serializer = serde_json::Serializer::new(&mut out);
-    serde::Serialize::serialize(records, &mut serializer).map_err(|_| internal_serialization())?;
+    serde::Serialize::serialize(records, &mut serializer).map_err(serialization)?;
     // serde_json writes only valid UTF-8.
-    String::from_utf8(out).map_err(|_| internal_serialization())
+    String::from_utf8(out).map_err(|_| Error::Serialize(String::from("the output is not UTF-8")))
 }
 
 #[cfg(not(feature = "std"))]
 fn write_json(records: &[AfterSale<'_>], _size_hint: usize) -> Result<String, Error> {
-    serde_json::to_string(records).map_err(|_| internal_serialization())
+    serde_json::to_string(records).map_err(serialization)
 }
 
-fn internal_serialization() -> Error {
-    Error::Protocol(error::ProtocolError::UnexpectedResponse)
+fn serialization(e: serde_json::Error) -> Error {
+    Error::Serialize(alloc::string::ToString::to_string(&e))
 }
 
 #[cfg(test)]

@@ -4,10 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aftersale::account::{Account, Credentials, Secret};
+use aftersale::account::{Account, Credentials};
 use aftersale::call::{AccountState, CallAction, CallSpec, UpstreamCall};
 use aftersale::http::{Request, Response};
-use aftersale::pacing::RateLimit;
 use aftersale::paginate::Pager;
 use aftersale::query::ListQuery;
 use aftersale::{normalize_page, Date, NormalizeOptions, Platform};
@@ -192,18 +191,14 @@ impl ScriptedUpstream {
 }
 
 fn account(platform: Platform) -> Account {
-    match platform {
-        Platform::Xiaoe => Account::new(Credentials::Xiaoe {
-            app_id: "app".into(),
-            client_id: Secret::new("client"),
-            secret_key: Secret::new("key"),
-        }),
-        Platform::Lingxing => {
-            Account::new(Credentials::Lingxing { app_id: "ak_simulator0001".into(), app_secret: Secret::new("s") })
+    let credentials = match platform {
+        Platform::Xiaoe => {
+            Credentials::new().with("app_id", "app").with("client_id", "client").with("secret_key", "key")
         }
+        Platform::Lingxing => Credentials::new().with("app_id", "ak_simulator0001").with("app_secret", "s"),
         _ => unreachable!(),
-    }
-    .with_base_url("http://127.0.0.1:1")
+    };
+    Account::new(platform, credentials).with_base_url("http://127.0.0.1:1")
 }
 
 /// A deterministic "random" source for backoff jitter.
@@ -231,7 +226,7 @@ fn drive_call(
                 now += up.latency_ms;
                 call.handle_response(acct, now, jitter.next(), Ok(resp));
             }
-            CallAction::Wait { until_ms } => {
+            CallAction::Wait { until_ms, .. } => {
                 assert!(until_ms > now, "a wait must move time forward");
                 now = until_ms;
             }
@@ -287,7 +282,7 @@ fn xiaoe_full_pagination_under_faults_delivers_every_record_once() {
     let mut acct = AccountState::new(account(Platform::Xiaoe));
     let q = query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 37);
     // Faults sprinkled across the run: a 5xx every so often.
-    let pager = Pager::new(q.clone());
+    let pager = Pager::new(q.clone()).unwrap();
     up.fail_next = 2;
     let (delivered, _) = paginate(&mut up, &mut acct, pager);
     assert_exactly_once(&delivered, &up.truth(q.from, q.to));
@@ -306,13 +301,13 @@ fn xiaoe_range_longer_than_a_window_is_split_without_gap_or_overlap() {
     // 2023-01-01 .. 2023-03-15 spans three 31-day windows; records live in Jan 1..28.
     for (from, to) in [("2022-12-20", "2023-03-15"), ("2023-01-05", "2023-01-06"), ("2023-01-10", "2023-01-28")] {
         let q = query(Platform::Xiaoe, from, to, 50);
-        let (delivered, _) = paginate(&mut up, &mut acct, Pager::new(q.clone()));
+        let (delivered, _) = paginate(&mut up, &mut acct, Pager::new(q.clone()).unwrap());
         assert_exactly_once(&delivered, &up.truth(q.from, q.to));
     }
     // Consecutive ranges add up to the whole: no day counted twice or lost at the edges.
     let mut all = Vec::new();
     for (from, to) in [("2023-01-01", "2023-01-10"), ("2023-01-10", "2023-01-20"), ("2023-01-20", "2023-02-01")] {
-        let (d, _) = paginate(&mut up, &mut acct, Pager::new(query(Platform::Xiaoe, from, to, 100)));
+        let (d, _) = paginate(&mut up, &mut acct, Pager::new(query(Platform::Xiaoe, from, to, 100)).unwrap());
         all.extend(d);
     }
     assert_exactly_once(&all, &up.truth(date("2023-01-01"), date("2023-02-01")));
@@ -326,7 +321,8 @@ fn growing_total_mid_pagination_loses_nothing_and_repeats_nothing() {
             up.grow_at = Some((3, 17)); // after 3 calls, 17 new records sort to the front
             let mut acct = AccountState::new(account(platform));
             let q = query(platform, "2023-01-01", "2023-02-01", 30);
-            let pager = if mode == "export" { Pager::for_export(q.clone()) } else { Pager::new(q.clone()) };
+            let pager =
+                if mode == "export" { Pager::for_export(q.clone()).unwrap() } else { Pager::new(q.clone()).unwrap() };
             let (delivered, _) = paginate(&mut up, &mut acct, pager);
             assert_exactly_once(&delivered, &up.truth(q.from, q.to));
         }
@@ -347,11 +343,11 @@ fn cursor_state_round_trip_mid_pagination_continues_exactly() {
     loop {
         // Each page is a fresh request: the pager is rebuilt from the cursor alone.
         let pager_in = match &cursor {
-            None => Pager::new(q.clone()),
+            None => Pager::new(q.clone()).unwrap(),
             Some(c) => {
                 let (cq, state) = aftersale::cursor::open(&key, c).unwrap();
                 assert_eq!(cq, q);
-                Pager::resume(cq, state)
+                Pager::resume(cq, state).unwrap()
             }
         };
         let mut pager = pager_in;
@@ -377,7 +373,7 @@ fn lingxing_lines_are_split_and_keyed_once_each() {
     up.throttle_next = 2;
     let mut acct = AccountState::new(account(Platform::Lingxing));
     let q = query(Platform::Lingxing, "2023-01-01", "2023-02-01", 40);
-    let (delivered, _) = paginate(&mut up, &mut acct, Pager::new(q.clone()));
+    let (delivered, _) = paginate(&mut up, &mut acct, Pager::new(q.clone()).unwrap());
     assert_exactly_once(&delivered, &up.truth(q.from, q.to));
     // Tokens were renewed through the refresh token after the first fetch.
     assert!(up.token_fetches >= 2);
@@ -389,7 +385,7 @@ fn concurrent_auth_failures_cause_one_refresh() {
     let mut acct = AccountState::new(account(Platform::Xiaoe));
     let mut jitter = Jitter(3);
     let now = 5_000;
-    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).next_call().unwrap();
+    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).unwrap().next_call().unwrap();
     // Warm up: one call fetches the token.
     let (r, now) = drive_call(&mut acct, &mut up, spec.clone(), now, &mut jitter);
     r.unwrap();
@@ -426,7 +422,7 @@ fn concurrent_auth_failures_cause_one_refresh() {
                     c.handle_response(&mut acct, now, jitter.next(), Ok(a));
                     next = next.min(now);
                 }
-                CallAction::Wait { until_ms } => next = next.min(until_ms),
+                CallAction::Wait { until_ms, .. } => next = next.min(until_ms),
                 CallAction::Done(r) => {
                     r.expect("call succeeds after one refresh");
                     *fin = true;
@@ -443,7 +439,7 @@ fn auth_failure_right_after_refresh_gives_up_instead_of_looping() {
     let mut up = ScriptedUpstream::new(Platform::Xiaoe, 10);
     up.token_max_uses = 0; // every token is refused
     let mut acct = AccountState::new(account(Platform::Xiaoe));
-    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).next_call().unwrap();
+    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).unwrap().next_call().unwrap();
     let (r, _) = drive_call(&mut acct, &mut up, spec, 0, &mut Jitter(1));
     let e = r.unwrap_err();
     assert_eq!(e.code(), aftersale::ErrorCode::UpstreamAuth, "{e}");
@@ -456,7 +452,7 @@ fn persistent_5xx_exhausts_retries_with_the_last_answer() {
     let mut up = ScriptedUpstream::new(Platform::Xiaoe, 10);
     up.fail_next = 100;
     let mut acct = AccountState::new(account(Platform::Xiaoe));
-    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).next_call().unwrap();
+    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).unwrap().next_call().unwrap();
     let (r, elapsed) = drive_call(&mut acct, &mut up, spec, 0, &mut Jitter(1));
     let e = r.unwrap_err();
     assert_eq!(e.code(), aftersale::ErrorCode::UpstreamUnavailable, "{e}");
@@ -476,10 +472,10 @@ fn xiaoe_pacing_is_within_ten_percent_of_the_rate_limit_minimum() {
     let window_ms = 60_000u64;
     up.window = Some((limit, window_ms));
     up.latency_ms = 20;
-    let mut acct = AccountState::new(account(Platform::Xiaoe)).with_rate_limit(RateLimit::XIAOE);
+    let mut acct = AccountState::new(account(Platform::Xiaoe)).with_rate_limit(Platform::Xiaoe.upstream().rate_limit());
     // One 28-day window: pages = ceil(records / 100).
     let q = query(Platform::Xiaoe, "2023-01-01", "2023-01-29", 100);
-    let (delivered, elapsed) = paginate(&mut up, &mut acct, Pager::new(q.clone()));
+    let (delivered, elapsed) = paginate(&mut up, &mut acct, Pager::new(q.clone()).unwrap());
     assert_exactly_once(&delivered, &up.truth(q.from, q.to));
     let pages = records.div_ceil(100) as u64;
     // Pages go one after another (each offset follows the last answer), so the run takes at
@@ -503,7 +499,7 @@ fn lingxing_serial_pacing_is_within_ten_percent_of_the_minimum() {
     up.latency_ms = 50;
     let mut acct = AccountState::new(account(Platform::Lingxing));
     let q = query(Platform::Lingxing, "2023-01-01", "2023-02-01", 100);
-    let (delivered, elapsed) = paginate(&mut up, &mut acct, Pager::new(q.clone()));
+    let (delivered, elapsed) = paginate(&mut up, &mut acct, Pager::new(q.clone()).unwrap());
     assert_exactly_once(&delivered, &up.truth(q.from, q.to));
     let calls = u64::from(up.data_calls + up.token_fetches);
     let minimum = calls * up.latency_ms;
@@ -513,14 +509,13 @@ fn lingxing_serial_pacing_is_within_ten_percent_of_the_minimum() {
 /// Secrets print as `[redacted]`: credentials, tokens, token requests, cursor keys.
 #[test]
 fn debug_output_never_shows_secrets() {
-    let account = Account::new(Credentials::Xiaoe {
-        app_id: "app".into(),
-        client_id: Secret::new("CLIENT-ID-SECRET"),
-        secret_key: Secret::new("SECRET-KEY-VALUE"),
-    })
-    .with_base_url("http://127.0.0.1:1");
+    let credentials = Credentials::new()
+        .with("app_id", "app")
+        .with("client_id", "CLIENT-ID-SECRET")
+        .with("secret_key", "SECRET-KEY-VALUE");
+    let account = Account::new(Platform::Xiaoe, credentials).with_base_url("http://127.0.0.1:1");
     let mut acct = AccountState::new(account.clone());
-    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).next_call().unwrap();
+    let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).unwrap().next_call().unwrap();
     let mut call = UpstreamCall::new(spec);
     let CallAction::Send(token_request) = call.poll(&mut acct, 0) else { panic!("expected the token fetch") };
     call.handle_response(
@@ -548,13 +543,13 @@ fn debug_output_never_shows_secrets() {
 /// full and unchanged, across pages and windows — and never a call past the end.
 #[test]
 fn speculative_next_matches_the_next_call_on_an_unchanged_list() {
-    // Exports read 100 Xiaoe records or 1000 Lingxing records a page: several pages each.
-    for (platform, records) in [(Platform::Xiaoe, 700), (Platform::Lingxing, 2500)] {
+    // Exports read 100 Xiaoe records or 5000 Lingxing records a page: several pages each.
+    for (platform, records) in [(Platform::Xiaoe, 700), (Platform::Lingxing, 12_500)] {
         let mut up = ScriptedUpstream::new(platform, records);
         let mut acct = AccountState::new(account(platform));
         // Xiaoe: three 31-day windows; Lingxing: one window.
         let q = query(platform, "2022-12-01", "2023-03-01", 60);
-        let mut pager = Pager::for_export(q.clone());
+        let mut pager = Pager::for_export(q.clone()).unwrap();
         let (mut now, mut jitter) = (0, Jitter(5));
         let (mut hits, mut delivered) = (0, Vec::new());
         while let Some(spec) = pager.next_call() {

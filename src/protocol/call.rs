@@ -1,12 +1,16 @@
-//! One logical upstream call — a list page, an order — as a state machine over the account's
+//! One logical upstream call — a list page, a lookup — as a state machine over the account's
 //! shared token and pacer: get a token (or wait for the caller fetching it), wait for a pacing
-//! slot, send, classify the answer, and retry, refresh or give up. The driver owns the loop:
+//! slot, send, classify the answer, and retry, refresh or give up. The driver owns the loop and
+//! the clock; `random` feeds the backoff jitter:
 //!
 //! ```text
 //! loop {
-//!     match call.poll(&mut account, now, random) {
+//!     match call.poll(&mut account, now) {
 //!         CallAction::Send(req) => { let resp = send(req).await; call.handle_response(&mut account, now, random, resp) }
-//!         CallAction::Wait { until_ms } => sleep_until(until_ms).await,
+//!         CallAction::Wait { until_ms, on_account_change } => {
+//!             // Sleep until `until_ms`; with `on_account_change`, wake sooner when another
+//!             // call on the same account hands in an answer (a token arrived, a slot freed).
+//!         }
 //!         CallAction::Done(result) => break result,
 //!     }
 //! }
@@ -14,50 +18,57 @@
 
 use alloc::string::String;
 
-use crate::account::{Account, Credentials};
+use crate::account::Account;
 use crate::error::{ProtocolError, UpstreamClass, UpstreamError};
 use crate::http::{Request, Response};
-use crate::lingxing::request::LingxingAfterSaleList;
 use crate::model::Platform;
 use crate::pacing::{Pace, Pacer, RateLimit};
 use crate::retry::RetryPolicy;
-use crate::token::{TokenManager, TokenPoll, WAIT_POLL_MS};
-use crate::wechat::request::{WechatShopAfterSales, WechatStoreOrderGet};
-use crate::xiaoe::request::XiaoeAfterSaleList;
-use crate::{envelope, Error};
+use crate::token::{TokenManager, TokenPoll, FETCH_TIMEOUT_MS};
+use crate::upstream::{classify_response, ListPage, Lookup, Upstream};
+use crate::Error;
 
-/// Which upstream call to make. Serializable, so a handler can ask the account's Durable Object
-/// to make it.
+/// Which upstream call to make: one of the platform's list pages or lookups. Serializable, so
+/// a handler can hand it to the account's Durable Object.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
-pub enum CallSpec {
-    XiaoeList(XiaoeAfterSaleList),
-    LingxingList(LingxingAfterSaleList),
-    WechatShopAfterSales(WechatShopAfterSales),
-    WechatStoreOrder(WechatStoreOrderGet),
+pub struct CallSpec {
+    pub platform: Platform,
+    pub call: Call,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    ListPage(ListPage),
+    Lookup(Lookup),
 }
 
 impl CallSpec {
+    pub fn list_page(platform: Platform, page: ListPage) -> CallSpec {
+        CallSpec { platform, call: Call::ListPage(page) }
+    }
+
+    pub fn lookup(platform: Platform, lookup: Lookup) -> CallSpec {
+        CallSpec { platform, call: Call::Lookup(lookup) }
+    }
+
     pub fn platform(&self) -> Platform {
-        match self {
-            CallSpec::XiaoeList(_) => Platform::Xiaoe,
-            CallSpec::LingxingList(_) => Platform::Lingxing,
-            CallSpec::WechatShopAfterSales(_) => Platform::WechatShop,
-            CallSpec::WechatStoreOrder(_) => Platform::WechatStore,
-        }
+        self.platform
+    }
+
+    fn upstream(&self) -> &'static dyn Upstream {
+        self.platform.upstream()
     }
 
     /// The request, built afresh for every attempt (Lingxing signs with the current time).
     pub fn to_request(&self, account: &Account, access_token: &str, now_ms: u64) -> Result<Request, Error> {
-        let base = account.base_url.as_str();
-        match (self, &account.credentials) {
-            (CallSpec::XiaoeList(l), Credentials::Xiaoe { .. }) => Ok(l.to_request(base, access_token)),
-            (CallSpec::LingxingList(l), Credentials::Lingxing { app_id, .. }) => {
-                l.to_request(base, app_id, access_token, now_ms / 1000)
-            }
-            (CallSpec::WechatShopAfterSales(c), Credentials::Wechat { .. }) => Ok(c.to_request(base, access_token)),
-            (CallSpec::WechatStoreOrder(c), Credentials::Wechat { .. }) => Ok(c.to_request(base, access_token)),
-            _ => Err(Error::invalid_request("platform", "the account's credentials are for another platform")),
+        if !account.serves(self.platform) {
+            return Err(Error::invalid_request("platform", "the account's credentials are for another platform"));
+        }
+        let upstream = self.upstream();
+        match &self.call {
+            Call::ListPage(page) => upstream.list_request(account, access_token, page, now_ms),
+            Call::Lookup(lookup) => upstream.lookup_request(account, access_token, lookup, now_ms),
         }
     }
 }
@@ -72,12 +83,13 @@ pub struct AccountState {
 
 impl AccountState {
     pub fn new(account: Account) -> AccountState {
-        let limit = match account.credentials {
-            Credentials::Wechat { .. } => RateLimit::WECHAT,
-            Credentials::Xiaoe { .. } => RateLimit::XIAOE,
-            Credentials::Lingxing { .. } => RateLimit::LINGXING,
-        };
-        AccountState { tokens: TokenManager::new(account), pacer: Pacer::new(limit), retry: RetryPolicy::default() }
+        AccountState::with_retry(account, RetryPolicy::default())
+    }
+
+    /// With the account's own retry policy, which its token fetches back off by too.
+    pub fn with_retry(account: Account, retry: RetryPolicy) -> AccountState {
+        let limit = account.upstream().rate_limit();
+        AccountState { tokens: TokenManager::new(account).with_retry(retry), pacer: Pacer::new(limit), retry }
     }
 
     pub fn with_rate_limit(mut self, limit: RateLimit) -> AccountState {
@@ -94,8 +106,12 @@ impl AccountState {
 #[derive(Debug)]
 pub enum CallAction {
     Send(Request),
+    /// Nothing to do before `until_ms`; with `on_account_change`, poll again as soon as any
+    /// call on the same account has handed in an answer (it may have brought the token or
+    /// freed the slot this call waits for).
     Wait {
         until_ms: u64,
+        on_account_change: bool,
     },
     /// The successful upstream answer (its body still to be normalized), or why it failed.
     Done(Result<Response, Error>),
@@ -159,15 +175,17 @@ impl UpstreamCall {
             Phase::Finished => {
                 return match self.result.take() {
                     Some(r) => CallAction::Done(r),
-                    None => CallAction::Done(Err(Error::Protocol(ProtocolError::UnexpectedResponse))),
+                    None => CallAction::Done(Err(Error::Protocol(ProtocolError::PolledAfterDone))),
                 }
             }
             // The driver polled while a request is out: nothing to do until it answers.
-            Phase::AwaitingToken | Phase::AwaitingData => return CallAction::Wait { until_ms: now_ms + WAIT_POLL_MS },
+            Phase::AwaitingToken | Phase::AwaitingData => {
+                return CallAction::Wait { until_ms: now_ms + FETCH_TIMEOUT_MS, on_account_change: true }
+            }
             Phase::Ready => {}
         }
         if now_ms < self.not_before_ms {
-            return CallAction::Wait { until_ms: self.not_before_ms };
+            return CallAction::Wait { until_ms: self.not_before_ms, on_account_change: false };
         }
         let token = match acct.tokens.poll(now_ms) {
             TokenPoll::Ready(t) => t.clone(),
@@ -176,13 +194,16 @@ impl UpstreamCall {
                 self.token_attempts += 1;
                 return CallAction::Send(request);
             }
-            TokenPoll::Wait { until_ms } => return CallAction::Wait { until_ms },
+            TokenPoll::Wait { until_ms, on_account_change } => return CallAction::Wait { until_ms, on_account_change },
             TokenPoll::Failed(e) => return self.finish(Err(e)),
         };
         match acct.pacer.try_acquire(now_ms) {
             Pace::Go => {}
-            Pace::WaitUntil(t) => return CallAction::Wait { until_ms: t },
-            Pace::WaitForRelease => return CallAction::Wait { until_ms: now_ms + WAIT_POLL_MS },
+            Pace::WaitUntil(t) => return CallAction::Wait { until_ms: t, on_account_change: false },
+            // The slot frees when the call holding it answers; its deadline bounds the wait.
+            Pace::WaitForRelease => {
+                return CallAction::Wait { until_ms: now_ms + FETCH_TIMEOUT_MS, on_account_change: true }
+            }
         }
         match self.spec.to_request(acct.account(), token.value.expose(), now_ms) {
             Ok(request) => {
@@ -257,7 +278,7 @@ impl UpstreamCall {
                 return;
             }
         };
-        let upstream = match classify_response(self.spec.platform(), &response) {
+        let upstream = match classify_response(self.spec.upstream(), &response) {
             Ok(()) => {
                 self.phase = Phase::Finished;
                 self.result = Some(Ok(response));
@@ -279,7 +300,8 @@ impl UpstreamCall {
                 }
             }
             UpstreamClass::RateLimited => {
-                let wait = response.retry_after_ms.or_else(|| minute_limit_wait(&upstream, now_ms));
+                let wait =
+                    response.retry_after_ms.or_else(|| self.spec.upstream().throttle_wait_ms(&upstream.code, now_ms));
                 self.last_upstream = Some(upstream);
                 self.retry_later(acct, now_ms, random, wait);
                 if self.phase != Phase::Finished {
@@ -316,54 +338,4 @@ impl UpstreamCall {
         let backoff = acct.retry.delay_ms(self.attempts, random);
         self.not_before_ms = now_ms + wait_ms.map_or(backoff, |w| w.max(if w == 0 { 0 } else { backoff / 4 }));
     }
-}
-
-/// WeChat's 45011 is a per-minute limit: the next minute is the earliest useful retry.
-fn minute_limit_wait(e: &UpstreamError, now_ms: u64) -> Option<u64> {
-    (e.platform == Platform::WechatShop || e.platform == Platform::WechatStore)
-        .then_some(())
-        .filter(|()| e.code == "45011")
-        .map(|()| 60_000 - now_ms % 60_000)
-}
-
-/// An HTTP-level failure, with a short excerpt of the body for the message.
-pub(crate) fn http_error(platform: Platform, response: &Response) -> Error {
-    Error::Upstream(http_upstream_error(platform, response))
-}
-
-fn http_upstream_error(platform: Platform, response: &Response) -> UpstreamError {
-    let class = match response.status {
-        429 => UpstreamClass::RateLimited,
-        500..=599 => UpstreamClass::Transient,
-        _ => UpstreamClass::Other,
-    };
-    let excerpt: String = response.body.chars().take(160).collect();
-    UpstreamError { platform, code: alloc::format!("HTTP {}", response.status), message: excerpt, class }
-}
-
-/// Whether an upstream answer is a success, read from the HTTP status and the envelope's code
-/// alone (the body is normalized later, once).
-pub fn classify_response(platform: Platform, response: &Response) -> Result<(), UpstreamError> {
-    if !(200..300).contains(&response.status) {
-        return Err(http_upstream_error(platform, response));
-    }
-    let status = envelope::status(&response.body);
-    let Some(code) = status.code else { return Ok(()) };
-    let class = match platform {
-        Platform::WechatShop | Platform::WechatStore => match code.parse::<i64>() {
-            Ok(0) => return Ok(()),
-            Ok(c) => crate::wechat::classify(c),
-            Err(_) => UpstreamClass::Other,
-        },
-        Platform::Xiaoe => match code.parse::<i64>() {
-            Ok(0) => return Ok(()),
-            Ok(c) => crate::xiaoe::classify(c),
-            Err(_) => UpstreamClass::Other,
-        },
-        Platform::Lingxing => match code {
-            "0" | "200" => return Ok(()),
-            c => crate::lingxing::classify(c),
-        },
-    };
-    Err(UpstreamError { platform, code: String::from(code), message: status.message.unwrap_or_default(), class })
 }

@@ -11,3 +11,4 @@ pub mod paginate;
 pub mod query;
 pub mod retry;
 pub mod token;
+pub mod upstream;

@@ -5,24 +5,14 @@ use alloc::collections::VecDeque;
 /// An upstream's documented limit on data calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateLimit {
-    /// At most `limit` calls in any `window_ms` (Xiaoe: 300 a minute).
+    /// At most `limit` calls in any `window_ms`.
     Window {
         limit: u32,
         window_ms: u64,
     },
-    /// One call in flight at a time (Lingxing's token bucket of capacity 1 per appId and URL).
+    /// One call in flight at a time (a token bucket of capacity 1, as Lingxing's).
     Serial,
     Unlimited,
-}
-
-impl RateLimit {
-    /// 300 a minute, paced over 61 s: the upstream counts arrivals, we count departures, and a
-    /// request that spends longer in transit than the one 300 before it would otherwise land
-    /// as the 301st of some minute (seen end to end). The second costs under 2 %.
-    pub const XIAOE: RateLimit = RateLimit::Window { limit: 300, window_ms: 61_000 };
-    pub const LINGXING: RateLimit = RateLimit::Serial;
-    /// WeChat's per-API minute limits vary by API and account; stay well under the usual ones.
-    pub const WECHAT: RateLimit = RateLimit::Window { limit: 1000, window_ms: 60_000 };
 }
 
 /// Whether a call may go now.

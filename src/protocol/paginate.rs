@@ -1,7 +1,7 @@
 //! Pagination as a poll loop over one [`ListQuery`]: which upstream page to ask for next, and what
 //! a page's answer means — records delivered once, windows advanced, a changing total handled.
 //!
-//! Upstreams page by offset (Lingxing) or page number (Xiaoe) over a list sorted by the queried
+//! Upstreams page by offset or by page number over a list sorted by the queried
 //! date, newest first. Between two pages the list can change:
 //! - it grows (a new after-sale sorts to the front): the next page repeats records already seen,
 //!   which are dropped by id; the new ones are fetched by a catch-up pass over the front;
@@ -15,16 +15,12 @@ use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 use crate::call::CallSpec;
-use crate::lingxing::request::LingxingAfterSaleList;
-use crate::model::{AfterSale, Platform};
+use crate::model::AfterSale;
 use crate::normalize::Page;
 use crate::query::ListQuery;
 use crate::time::Date;
-use crate::xiaoe::request::{XiaoeAfterSaleList, MAX_WINDOW_DAYS};
-
-/// Page size of exports, which follow every page server-side.
-pub const EXPORT_PAGE_SIZE_XIAOE: u32 = crate::xiaoe::request::MAX_PAGE_SIZE;
-pub const EXPORT_PAGE_SIZE_LINGXING: u32 = 1000;
+use crate::upstream::{ListPage, ListScheme, Paging};
+use crate::Error;
 
 /// Where a pagination stands; small enough to travel in a cursor.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -48,6 +44,7 @@ pub struct PagerState {
 #[derive(Debug, Clone)]
 pub struct Pager {
     query: ListQuery,
+    scheme: &'static ListScheme,
     page_size: u32,
     windows: Vec<(Date, Date)>,
     state: PagerState,
@@ -59,19 +56,19 @@ pub struct Pager {
 
 /// The query's `[from, to)` split into the upstream's longest windows, newest first (the order
 /// the upstreams sort in).
-fn windows(query: &ListQuery) -> Vec<(Date, Date)> {
-    match query.platform {
-        Platform::Xiaoe => {
+fn windows(query: &ListQuery, scheme: &ListScheme) -> Vec<(Date, Date)> {
+    match scheme.max_window_days {
+        Some(days) => {
             let mut out = Vec::new();
             let mut end = query.to;
             while end > query.from {
-                let start = end.add_days(-MAX_WINDOW_DAYS).max(query.from);
+                let start = end.add_days(-days.max(1)).max(query.from);
                 out.push((start, end));
                 end = start;
             }
             out
         }
-        _ => alloc::vec![(query.from, query.to)],
+        None => alloc::vec![(query.from, query.to)],
     }
 }
 
@@ -91,34 +88,38 @@ fn record_hash(record: &AfterSale<'_>) -> u64 {
 }
 
 impl Pager {
-    /// A pagination serving one page per call, its page size the caller's `limit`.
-    pub fn new(query: ListQuery) -> Pager {
-        let page_size = query.limit;
-        Pager::build(query, page_size, PagerState::default(), None)
+    /// A pagination serving one page per call, its page size the caller's `limit`. Fails for a
+    /// query its platform cannot list (see [`ListQuery::validate`]).
+    pub fn new(query: ListQuery) -> Result<Pager, Error> {
+        Pager::resume(query, PagerState::default())
     }
 
     /// Resumes from a cursor's state.
-    pub fn resume(query: ListQuery, state: PagerState) -> Pager {
+    pub fn resume(query: ListQuery, state: PagerState) -> Result<Pager, Error> {
         let page_size = query.limit;
-        Pager::build(query, page_size, state, None)
+        Pager::build(query, Some(page_size), state, None)
     }
 
-    /// A pagination that follows every page with the upstream's largest page and remembers every id.
-    pub fn for_export(query: ListQuery) -> Pager {
-        let page_size = match query.platform {
-            Platform::Lingxing => EXPORT_PAGE_SIZE_LINGXING,
-            _ => EXPORT_PAGE_SIZE_XIAOE,
-        };
-        Pager::build(query, page_size, PagerState::default(), Some(BTreeSet::new()))
+    /// A pagination that follows every page with the upstream's export page and remembers every id.
+    pub fn for_export(query: ListQuery) -> Result<Pager, Error> {
+        Pager::build(query, None, PagerState::default(), Some(BTreeSet::new()))
     }
 
-    fn build(query: ListQuery, page_size: u32, state: PagerState, seen: Option<BTreeSet<u64>>) -> Pager {
-        let windows = windows(&query);
-        let mut pager = Pager { query, page_size, windows, state, seen, finished_total: Some(0) };
+    fn build(
+        query: ListQuery,
+        page_size: Option<u32>,
+        state: PagerState,
+        seen: Option<BTreeSet<u64>>,
+    ) -> Result<Pager, Error> {
+        query.validate()?;
+        let scheme = query.list_scheme()?;
+        let page_size = page_size.unwrap_or(scheme.export_page_size).clamp(1, scheme.max_page_size.max(1));
+        let windows = windows(&query, scheme);
+        let mut pager = Pager { query, scheme, page_size, windows, state, seen, finished_total: Some(0) };
         if pager.state.window as usize >= pager.windows.len() {
             pager.state.done = true;
         }
-        pager
+        Ok(pager)
     }
 
     pub fn query(&self) -> &ListQuery {
@@ -140,7 +141,7 @@ impl Pager {
     /// The number of records the whole query yields, when the upstream's count says so exactly:
     /// one window, no local filters, one record per upstream record (not Lingxing's lines).
     pub fn total(&self) -> Option<u64> {
-        if self.windows.len() != 1 || self.query.has_local_filters() || self.query.platform == Platform::Lingxing {
+        if self.windows.len() != 1 || self.query.has_local_filters() || self.scheme.records_hold_several {
             return None;
         }
         self.state.known_total
@@ -166,9 +167,9 @@ impl Pager {
             return None;
         }
         let size = u64::from(self.page_size);
-        let covered = match self.query.platform {
-            Platform::Xiaoe => size - self.state.offset % size,
-            _ => size,
+        let covered = match self.scheme.paging {
+            Paging::PageNumber => size - self.state.offset % size,
+            Paging::Offset => size,
         };
         let offset = self.state.offset + covered;
         if offset < total {
@@ -183,26 +184,16 @@ impl Pager {
     fn call_at(&self, window: u32, offset: u64) -> Option<CallSpec> {
         let (from, to) = *self.windows.get(window as usize)?;
         let q = &self.query;
-        Some(match q.platform {
-            Platform::Xiaoe => CallSpec::XiaoeList(XiaoeAfterSaleList {
-                from,
-                to,
-                date_field: q.date_field,
-                page_index: offset / u64::from(self.page_size) + 1,
-                page_size: self.page_size,
-                order_id: q.order_id.clone(),
-            }),
-            Platform::Lingxing => CallSpec::LingxingList(LingxingAfterSaleList {
-                from,
-                to,
-                date_field: q.date_field,
-                offset,
-                length: self.page_size,
-                kind: q.kind,
-                amazon_order_id: q.order_id.clone(),
-            }),
-            Platform::WechatShop | Platform::WechatStore => return None,
-        })
+        let page = ListPage {
+            from,
+            to,
+            date_field: q.date_field,
+            offset,
+            page_size: self.page_size,
+            kind: q.kind,
+            order_id: q.order_id.clone(),
+        };
+        Some(CallSpec::list_page(q.platform, page))
     }
 
     /// The catch-up pass reads the window's front from 0 up to what it grew by.
@@ -238,9 +229,9 @@ impl Pager {
         }
 
         // Page-numbered upstreams answer whole pages: skip what lies before the offset.
-        let skip = match self.query.platform {
-            Platform::Xiaoe => (requested_offset % u64::from(self.page_size)) as usize,
-            _ => 0,
+        let skip = match self.scheme.paging {
+            Paging::PageNumber => (requested_offset % u64::from(self.page_size)) as usize,
+            Paging::Offset => 0,
         };
         // A catch-up pass wants only the front the window grew by; past it lie records seen before.
         let end = match self.state.catch_up {

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use crate::model::{AfterSale, Kind, Platform, Status};
 use crate::time::Date;
+use crate::upstream::ListScheme;
 use crate::Error;
 
 /// Which date the `[from, to)` range applies to.
@@ -163,21 +164,28 @@ impl ListQuery {
         if !(1..=MAX_LIMIT).contains(&self.limit) {
             return Err(Error::invalid_request("limit", format!("{} is not from 1 to {MAX_LIMIT}", self.limit)));
         }
-        match (self.platform, self.date_field) {
-            (Platform::WechatShop, _) => Err(Error::invalid_request(
-                "platform",
-                "wechat_shop has no after-sale list by date: use /v1/orders/{order_id}/aftersales?platform=wechat_shop&openid=...",
-            )),
-            (Platform::WechatStore, _) => Err(Error::invalid_request(
-                "platform",
-                "wechat_store has no after-sale list by date: use /v1/orders/{order_id}?platform=wechat_store",
-            )),
-            (Platform::Lingxing, DateField::Refunded) => Err(Error::invalid_request(
+        let scheme = self.list_scheme()?;
+        if !scheme.date_fields.contains(&self.date_field) {
+            let names: Vec<&str> = scheme.date_fields.iter().map(|f| f.as_str()).collect();
+            return Err(Error::invalid_request(
                 "date_field",
-                "lingxing cannot filter by refund date (only created = after-sale time, or updated)",
-            )),
-            _ => Ok(()),
+                format!(
+                    "{} cannot filter by {}; it filters by {}",
+                    self.platform,
+                    self.date_field.as_str(),
+                    names.join(", ")
+                ),
+            ));
         }
+        Ok(())
+    }
+
+    /// The platform's list, or a 400 saying why it has none and what to use instead.
+    pub fn list_scheme(&self) -> Result<&'static ListScheme, Error> {
+        self.platform
+            .upstream()
+            .list()
+            .map_err(|why| Error::invalid_request("platform", format!("{} {why}", self.platform)))
     }
 
     /// Filters the upstream cannot apply itself.

@@ -6,22 +6,23 @@ use alloc::string::String;
 
 use serde::{Deserialize, Serialize};
 
-use crate::account::{Account, Credentials, Secret};
+use alloc::collections::VecDeque;
+
+use crate::account::{Account, Secret};
 use crate::error::{ProtocolError, UpstreamClass, UpstreamError};
 use crate::http::{Request, Response};
 use crate::model::Platform;
 use crate::normalize;
+use crate::retry::RetryPolicy;
+use crate::upstream::{http_upstream_error, TokenAsk, Upstream};
 use crate::wire::{wire_struct, Int, Text};
-use crate::{lingxing, wechat, xiaoe, Error};
+use crate::Error;
 
-/// Renew this long before expiry (WeChat and Xiaoe tokens live 7200 s).
-pub const RENEW_BEFORE_MS: u64 = 5 * 60 * 1000;
 /// A fetch that has not answered by then is presumed lost; another caller may try.
 pub const FETCH_TIMEOUT_MS: u64 = 15_000;
-/// Lingxing refresh tokens live two hours; stop using one a minute early.
+/// Refresh tokens live two hours (Lingxing's); stop using one a minute early.
 const REFRESH_TOKEN_LIFETIME_MS: u64 = 2 * 3600 * 1000 - 60_000;
-/// How often a caller waiting on another's fetch looks again.
-pub const WAIT_POLL_MS: u64 = 25;
+const DAY_MS: u64 = 24 * 3600 * 1000;
 
 /// A usable access token and the generation it belongs to.
 #[derive(Clone, PartialEq, Eq)]
@@ -50,9 +51,11 @@ pub enum TokenPoll<'t> {
     Ready(&'t AccessToken),
     /// Send this and hand the answer to [`TokenManager::handle_response`].
     Fetch(Request),
-    /// Another caller is fetching, or a failed fetch is backing off: look again then.
+    /// Another caller is fetching (look again when the account's state changes, at the latest
+    /// at the fetch's deadline), or a failed fetch is backing off (look again then).
     Wait {
         until_ms: u64,
+        on_account_change: bool,
     },
     /// The last fetch failed in a way that waiting will not mend (bad credentials).
     Failed(Error),
@@ -90,23 +93,22 @@ wire_struct! {
     }
 }
 
-/// Reads a token endpoint's answer.
-pub fn parse_grant(platform: Platform, body: &str) -> Result<TokenGrant, Error> {
+/// Reads a token endpoint's answer, classifying an error by the upstream's own table.
+pub fn parse_grant(upstream: &dyn Upstream, body: &str) -> Result<TokenGrant, Error> {
+    let platform = upstream.platform();
     let answer: TokenAnswer<'_> = normalize::parse_body(platform, body)?;
-    if let Some(Int(code)) = answer.errcode.filter(|c| c.0 != 0) {
-        return Err(normalize::upstream_error(platform, code, answer.errmsg, wechat::classify(code)));
-    }
-    if let Some(code) = answer.code.as_ref().map(|c| c.0.trim()) {
-        if code != "0" && code != "200" {
-            let class = match platform {
-                Platform::Xiaoe => code.parse().map(xiaoe::classify).unwrap_or(UpstreamClass::Other),
-                Platform::Lingxing => lingxing::classify(code),
-                _ => UpstreamClass::Other,
-            };
-            // A token endpoint refusing credentials is an auth problem whatever its code says.
-            let class = if class == UpstreamClass::Other { UpstreamClass::Auth } else { class };
-            return Err(normalize::upstream_error(platform, code, answer.msg, class));
-        }
+    let code = match (&answer.errcode, &answer.code) {
+        (Some(Int(c)), _) if *c != 0 => Some((alloc::format!("{c}"), answer.errmsg)),
+        (_, Some(c)) if !matches!(c.0.trim(), "0" | "200") => Some((String::from(c.0.trim()), answer.msg)),
+        _ => None,
+    };
+    if let Some((code, message)) = code {
+        // A token endpoint refusing credentials is an auth problem whatever its code says.
+        let class = match upstream.classify(&code) {
+            None | Some(UpstreamClass::Other) => UpstreamClass::Auth,
+            Some(class) => class,
+        };
+        return Err(normalize::upstream_error(platform, code, message, class));
     }
     let (token, expires, refresh) = match answer.data {
         Some(d) => (
@@ -131,7 +133,7 @@ pub fn parse_grant(platform: Platform, body: &str) -> Result<TokenGrant, Error> 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FetchKind {
     Fresh,
-    LingxingRefresh,
+    Refresh,
 }
 
 /// A persisted token, so a restarted Durable Object keeps using it instead of fetching anew.
@@ -159,10 +161,14 @@ pub struct TokenManager {
     refresh: Option<(Secret, u64)>,
     generation: u64,
     fetching: Option<(u64, FetchKind)>,
-    /// WeChat's stable token returns the same token until told to force a new one.
+    /// The current token was refused: ask for a new one rather than the cached one (WeChat's
+    /// stable token returns the same token until told to force a new one).
     force_next: bool,
-    /// The stable-token endpoint is missing (HTTP 404): use the classic one.
-    wechat_classic: bool,
+    /// When tokens were forced in the last day, for upstreams that limit forcing.
+    forced_at: VecDeque<u64>,
+    /// The preferred token endpoint is missing: use the fallback.
+    fallback: bool,
+    retry: RetryPolicy,
     failures: u32,
     retry_at_ms: u64,
     last_failure: Option<Error>,
@@ -179,7 +185,9 @@ impl TokenManager {
             generation: 0,
             fetching: None,
             force_next: false,
-            wechat_classic: false,
+            forced_at: VecDeque::new(),
+            fallback: false,
+            retry: RetryPolicy::default(),
             failures: 0,
             retry_at_ms: 0,
             last_failure: None,
@@ -191,17 +199,23 @@ impl TokenManager {
         &self.account
     }
 
-    /// Use WeChat's classic token endpoint from the start.
-    pub fn prefer_classic_wechat_token(&mut self) {
-        self.wechat_classic = true;
+    /// Backs off failed fetches by the account's policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> TokenManager {
+        self.retry = retry;
+        self
+    }
+
+    /// Use the upstream's fallback token endpoint from the start (WeChat's classic token).
+    pub fn prefer_fallback_token(&mut self) {
+        self.fallback = true;
+    }
+
+    fn upstream(&self) -> &'static dyn Upstream {
+        self.account.upstream()
     }
 
     pub fn current(&self) -> Option<&AccessToken> {
         self.current.as_ref()
-    }
-
-    fn renew_margin(lifetime_ms: u64) -> u64 {
-        RENEW_BEFORE_MS.min(lifetime_ms / 10)
     }
 
     pub fn poll(&mut self, now_ms: u64) -> TokenPoll<'_> {
@@ -210,80 +224,91 @@ impl TokenManager {
                 self.fetching = None; // lost; let someone try again
             }
         }
-        let valid = self.current.as_ref().is_some_and(|t| now_ms < t.expires_at_ms);
-        if valid {
-            let t = self.current.as_ref().expect("checked");
+        if let Some(t) = self.current.as_ref().filter(|t| now_ms < t.expires_at_ms) {
             let lifetime = t.expires_at_ms.saturating_sub(t.issued_at_ms);
-            let renew_due = now_ms + Self::renew_margin(lifetime) >= t.expires_at_ms;
+            let renew_due = now_ms + self.upstream().renew_before_ms(lifetime) >= t.expires_at_ms;
             if renew_due && self.fetching.is_none() && now_ms >= self.retry_at_ms {
-                return TokenPoll::Fetch(self.start_fetch(now_ms));
+                // Renewal ahead of expiry: callers go on with the current token meanwhile.
+                if let Ok(request) = self.start_fetch(now_ms) {
+                    return TokenPoll::Fetch(request);
+                }
             }
             return TokenPoll::Ready(self.current.as_ref().expect("checked"));
         }
         self.current = None;
-        if self.fetching.is_some() {
-            return TokenPoll::Wait { until_ms: now_ms + WAIT_POLL_MS };
+        if let Some((started, _)) = self.fetching {
+            return TokenPoll::Wait { until_ms: started + FETCH_TIMEOUT_MS, on_account_change: true };
         }
         if now_ms < self.retry_at_ms {
             return match &self.last_failure {
                 Some(e) if is_permanent(e) => TokenPoll::Failed(e.clone()),
-                _ => TokenPoll::Wait { until_ms: self.retry_at_ms },
+                _ => TokenPoll::Wait { until_ms: self.retry_at_ms, on_account_change: false },
             };
         }
-        TokenPoll::Fetch(self.start_fetch(now_ms))
+        if let Some(until_ms) = self.force_not_before(now_ms) {
+            // A new token may not be forced yet: wait for the limit rather than fetch the
+            // refused token again.
+            return TokenPoll::Wait { until_ms, on_account_change: true };
+        }
+        match self.start_fetch(now_ms) {
+            Ok(request) => TokenPoll::Fetch(request),
+            Err(e) => TokenPoll::Failed(e),
+        }
     }
 
-    fn start_fetch(&mut self, now_ms: u64) -> Request {
+    /// When forcing a new token is allowed again, if not now. Past the daily budget a plain
+    /// fetch is made instead (another instance may have renewed the token meanwhile).
+    fn force_not_before(&mut self, now_ms: u64) -> Option<u64> {
+        let limit = self.upstream().force_refresh_limit()?;
+        if !self.force_next {
+            return None;
+        }
+        while self.forced_at.front().is_some_and(|&t| t + DAY_MS <= now_ms) {
+            self.forced_at.pop_front();
+        }
+        if self.forced_at.len() >= limit.per_day as usize {
+            self.force_next = false;
+            return None;
+        }
+        let allowed = self.forced_at.back().map_or(0, |&t| t + limit.min_interval_ms);
+        (now_ms < allowed).then_some(allowed)
+    }
+
+    fn start_fetch(&mut self, now_ms: u64) -> Result<Request, Error> {
+        let refresh = self.refresh.as_ref().filter(|(_, expires)| now_ms < *expires).map(|(rt, _)| rt.expose());
+        let ask = TokenAsk { refresh_token: refresh, force_refresh: self.force_next, fallback: self.fallback };
+        let fetch = self.upstream().token_request(&self.account, ask)?;
+        if self.force_next && self.upstream().force_refresh_limit().is_some() {
+            self.forced_at.push_back(now_ms);
+        }
         self.fetch_count += 1;
-        let base = self.account.base_url.as_str();
-        let (kind, request) = match &self.account.credentials {
-            Credentials::Wechat { appid, secret } if self.wechat_classic => {
-                (FetchKind::Fresh, wechat::request::classic_token_request(base, appid, secret))
-            }
-            Credentials::Wechat { appid, secret } => {
-                (FetchKind::Fresh, wechat::request::stable_token_request(base, appid, secret, self.force_next))
-            }
-            Credentials::Xiaoe { app_id, client_id, secret_key } => {
-                (FetchKind::Fresh, xiaoe::request::token_request(base, app_id, client_id, secret_key))
-            }
-            Credentials::Lingxing { app_id, app_secret } => match &self.refresh {
-                Some((rt, expires)) if now_ms < *expires => {
-                    (FetchKind::LingxingRefresh, lingxing::request::refresh_request(base, app_id, rt.expose()))
-                }
-                _ => (FetchKind::Fresh, lingxing::request::token_request(base, app_id, app_secret)),
-            },
-        };
-        self.fetching = Some((now_ms, kind));
-        request
+        self.fetching = Some((now_ms, if fetch.is_refresh { FetchKind::Refresh } else { FetchKind::Fresh }));
+        Ok(fetch.request)
     }
 
     fn platform(&self) -> Platform {
-        match self.account.credentials {
-            Credentials::Wechat { .. } => Platform::WechatShop,
-            Credentials::Xiaoe { .. } => Platform::Xiaoe,
-            Credentials::Lingxing { .. } => Platform::Lingxing,
-        }
+        self.account.platform
     }
 
     /// The token endpoint's answer.
     pub fn handle_response(&mut self, now_ms: u64, response: &Response) -> Result<(), Error> {
         let kind = self.fetching.take().map(|(_, k)| k);
-        if matches!(self.account.credentials, Credentials::Wechat { .. })
-            && !self.wechat_classic
-            && response.status == 404
-        {
-            // No stable-token endpoint here: fall back to the classic one at once.
-            self.wechat_classic = true;
+        if !self.fallback && self.upstream().token_fallback_on(response.status) {
+            // No preferred token endpoint here (WeChat without stable_token): fall back at once.
+            self.fallback = true;
             self.retry_at_ms = now_ms;
             return Err(Error::Protocol(ProtocolError::BadTokenResponse {
                 platform: self.platform(),
-                message: String::from("stable_token endpoint not found; falling back to the classic token"),
+                message: alloc::format!(
+                    "the token endpoint answered HTTP {}; falling back to the other one",
+                    response.status
+                ),
             }));
         }
         let result = if response.status >= 500 || response.status == 429 {
-            Err(crate::call::http_error(self.platform(), response))
+            Err(Error::Upstream(http_upstream_error(self.platform(), response)))
         } else {
-            parse_grant(self.platform(), &response.body)
+            parse_grant(self.upstream(), &response.body)
         };
         match result {
             Ok(grant) => {
@@ -304,7 +329,7 @@ impl TokenManager {
                 Ok(())
             }
             Err(e) => {
-                if kind == Some(FetchKind::LingxingRefresh) {
+                if kind == Some(FetchKind::Refresh) {
                     // A spent or expired refresh token: fetch a new pair straight away.
                     self.refresh = None;
                     if matches!(&e, Error::Upstream(u) if u.class == UpstreamClass::RefreshTokenRejected) {
@@ -313,7 +338,7 @@ impl TokenManager {
                     }
                 }
                 self.failures += 1;
-                self.retry_at_ms = now_ms + crate::retry::RetryPolicy::default().delay_ms(self.failures, 0);
+                self.retry_at_ms = now_ms + self.retry.delay_ms(self.failures, 0);
                 self.last_failure = Some(e.clone());
                 Err(e)
             }
@@ -324,7 +349,7 @@ impl TokenManager {
     pub fn fetch_failed(&mut self, now_ms: u64) {
         self.fetching = None;
         self.failures += 1;
-        self.retry_at_ms = now_ms + crate::retry::RetryPolicy::default().delay_ms(self.failures, 0);
+        self.retry_at_ms = now_ms + self.retry.delay_ms(self.failures, 0);
     }
 
     /// An upstream refused a token of `generation`. Only if that is still the current token is it

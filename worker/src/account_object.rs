@@ -5,7 +5,11 @@
 //! and gets the raw upstream body back, to normalize itself.
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::task::{Poll, Waker};
 use std::time::Duration;
+
+use futures_util::future::{select, Either};
 
 use aftersale::call::{AccountState, CallAction, CallSpec, UpstreamCall};
 use aftersale::token::TokenSnapshot;
@@ -33,6 +37,37 @@ pub struct UpstreamAccount {
     account: RefCell<Option<AccountState>>,
     /// Generation of the token last written to storage.
     persisted_generation: Cell<u64>,
+    /// Calls waiting for another call's answer (a token, a slot) are woken when one arrives.
+    changes: AccountChanges,
+}
+
+/// A counter of answers handed to the account's state, and the calls waiting for the next one.
+#[derive(Default)]
+struct AccountChanges {
+    version: Cell<u64>,
+    waiting: RefCell<Vec<Waker>>,
+}
+
+impl AccountChanges {
+    fn notify(&self) {
+        self.version.set(self.version.get() + 1);
+        for waker in self.waiting.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Resolves once an answer arrived after `version` was read.
+    async fn after(&self, version: u64) {
+        poll_fn(|cx| {
+            if self.version.get() != version {
+                Poll::Ready(())
+            } else {
+                self.waiting.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
 }
 
 fn now_ms() -> u64 {
@@ -41,7 +76,13 @@ fn now_ms() -> u64 {
 
 impl DurableObject for UpstreamAccount {
     fn new(state: State, env: Env) -> Self {
-        UpstreamAccount { state, env, account: RefCell::new(None), persisted_generation: Cell::new(0) }
+        UpstreamAccount {
+            state,
+            env,
+            account: RefCell::new(None),
+            persisted_generation: Cell::new(0),
+            changes: AccountChanges::default(),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -92,24 +133,34 @@ impl UpstreamAccount {
     async fn run(&self, spec: CallSpec, sandboxed: bool) -> std::result::Result<String, aftersale::Error> {
         let mut call = UpstreamCall::new(spec);
         loop {
+            let version = self.changes.version.get();
             let action = {
                 let mut guard = self.account.borrow_mut();
-                let state = guard.as_mut().expect("prepared before run");
+                let Some(state) = guard.as_mut() else {
+                    return Err(aftersale::Error::Protocol(aftersale::error::ProtocolError::PolledAfterDone));
+                };
                 call.poll(state, now_ms())
             };
             match action {
                 CallAction::Send(request) => {
                     let answer = transport::send(&request, sandboxed, now_ms()).await;
-                    {
-                        let mut guard = self.account.borrow_mut();
-                        let state = guard.as_mut().expect("prepared before run");
+                    if let Some(state) = self.account.borrow_mut().as_mut() {
                         call.handle_response(state, now_ms(), random_u32(), answer);
                     }
+                    self.changes.notify();
                     self.persist_token().await;
                 }
-                CallAction::Wait { until_ms } => {
+                CallAction::Wait { until_ms, on_account_change } => {
                     let wait = until_ms.saturating_sub(now_ms()).max(1);
-                    worker::Delay::from(Duration::from_millis(wait)).await;
+                    let deadline = worker::Delay::from(Duration::from_millis(wait));
+                    if on_account_change {
+                        let changed = Box::pin(self.changes.after(version));
+                        if let Either::Right(((), _)) = select(deadline, changed).await {
+                            continue;
+                        }
+                    } else {
+                        deadline.await;
+                    }
                 }
                 CallAction::Done(result) => return result.map(|r| r.body),
             }

@@ -1,5 +1,9 @@
-//! The Worker's configuration (SPEC.md §4), read from vars and secrets. Secrets never reach a
-//! `Debug` print: the core's `Secret` and `CursorKey` redact themselves.
+//! The Worker's configuration (SPEC.md §4), read from vars and secrets. Each upstream's
+//! variables come from its own description (credential fields, base-URL override), so this file
+//! names no upstream. Secrets never reach a `Debug` print: the core's `Secret` and `CursorKey`
+//! redact themselves.
+
+use std::collections::BTreeMap;
 
 use aftersale::account::{Account, Credentials, Secret};
 use aftersale::cursor::CursorKey;
@@ -15,22 +19,8 @@ pub struct Config {
     client_keys: Vec<Secret>,
     pub cursor_key: Option<CursorKey>,
     pub allowed_origins: Vec<String>,
-    env: EnvSnapshot,
-}
-
-/// The variables that make up the accounts, read once per request.
-#[derive(Debug, Default, Clone)]
-struct EnvSnapshot {
-    wechat_appid: Option<String>,
-    wechat_secret: Option<Secret>,
-    xiaoe_app_id: Option<String>,
-    xiaoe_client_id: Option<Secret>,
-    xiaoe_secret_key: Option<Secret>,
-    lingxing_app_id: Option<String>,
-    lingxing_app_secret: Option<Secret>,
-    wechat_base_url: Option<String>,
-    xiaoe_base_url: Option<String>,
-    lingxing_base_url: Option<String>,
+    /// Every upstream's credential and base-URL variables that are set, by name.
+    upstream_vars: BTreeMap<&'static str, Secret>,
 }
 
 /// A var or a secret (wrangler's `--var` and `.dev.vars` both land in one of the two), non-empty.
@@ -59,18 +49,9 @@ impl Config {
             client_keys: list(read(env, "CLIENT_KEYS")).into_iter().map(Secret::new).collect(),
             cursor_key,
             allowed_origins: list(read(env, "ALLOWED_ORIGINS")),
-            env: EnvSnapshot {
-                wechat_appid: read(env, "WECHAT_APPID"),
-                wechat_secret: read(env, "WECHAT_SECRET").map(Secret::new),
-                xiaoe_app_id: read(env, "XIAOE_APP_ID"),
-                xiaoe_client_id: read(env, "XIAOE_CLIENT_ID").map(Secret::new),
-                xiaoe_secret_key: read(env, "XIAOE_SECRET_KEY").map(Secret::new),
-                lingxing_app_id: read(env, "LINGXING_APP_ID"),
-                lingxing_app_secret: read(env, "LINGXING_APP_SECRET").map(Secret::new),
-                wechat_base_url: read(env, "WECHAT_BASE_URL"),
-                xiaoe_base_url: read(env, "XIAOE_BASE_URL"),
-                lingxing_base_url: read(env, "LINGXING_BASE_URL"),
-            },
+            upstream_vars: upstream_var_names()
+                .filter_map(|name| read(env, name).map(|v| (name, Secret::new(v))))
+                .collect(),
         }
     }
 
@@ -92,68 +73,36 @@ impl Config {
     /// The upstream account serving `platform`, or a 400 naming the missing variables.
     pub fn account(&self, platform: Platform) -> Result<Account, ApiError> {
         if self.sandbox {
-            return Ok(sandbox_account(platform));
+            return Ok(sandbox::sandbox_account(platform));
         }
-        let e = &self.env;
-        let missing = |names: &[(&str, bool)]| {
-            let absent: Vec<&str> = names.iter().filter(|(_, present)| !present).map(|(n, _)| *n).collect();
-            ApiError::invalid_request(
+        let upstream = platform.upstream();
+        let mut credentials = Credentials::new();
+        let mut missing = Vec::new();
+        for field in upstream.credentials() {
+            match self.upstream_vars.get(field.var) {
+                Some(value) => credentials = credentials.with(field.key, value.expose()),
+                None => missing.push(field.var),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ApiError::invalid_request(
                 "platform",
-                format!("{platform} is not configured on this proxy: set {}", absent.join(", ")),
-            )
-        };
-        let (account, base) = match platform {
-            Platform::WechatShop | Platform::WechatStore => match (&e.wechat_appid, &e.wechat_secret) {
-                (Some(appid), Some(secret)) => {
-                    (Credentials::Wechat { appid: appid.clone(), secret: secret.clone() }, &e.wechat_base_url)
-                }
-                (a, s) => return Err(missing(&[("WECHAT_APPID", a.is_some()), ("WECHAT_SECRET", s.is_some())])),
-            },
-            Platform::Xiaoe => match (&e.xiaoe_app_id, &e.xiaoe_client_id, &e.xiaoe_secret_key) {
-                (Some(app_id), Some(client_id), Some(secret_key)) => (
-                    Credentials::Xiaoe {
-                        app_id: app_id.clone(),
-                        client_id: client_id.clone(),
-                        secret_key: secret_key.clone(),
-                    },
-                    &e.xiaoe_base_url,
-                ),
-                (a, c, s) => {
-                    return Err(missing(&[
-                        ("XIAOE_APP_ID", a.is_some()),
-                        ("XIAOE_CLIENT_ID", c.is_some()),
-                        ("XIAOE_SECRET_KEY", s.is_some()),
-                    ]))
-                }
-            },
-            Platform::Lingxing => match (&e.lingxing_app_id, &e.lingxing_app_secret) {
-                (Some(app_id), Some(secret)) => {
-                    if app_id.len() != 16 {
-                        return Err(ApiError::internal(format!(
-                            "LINGXING_APP_ID must be 16 bytes (it is the AES key of Lingxing's sign); it has {}",
-                            app_id.len()
-                        )));
-                    }
-                    (Credentials::Lingxing { app_id: app_id.clone(), app_secret: secret.clone() }, &e.lingxing_base_url)
-                }
-                (a, s) => {
-                    return Err(missing(&[("LINGXING_APP_ID", a.is_some()), ("LINGXING_APP_SECRET", s.is_some())]))
-                }
-            },
-        };
-        let account = Account::new(account);
-        Ok(match base {
-            Some(url) => account.with_base_url(url.clone()),
+                format!("{platform} is not configured on this proxy: set {}", missing.join(", ")),
+            ));
+        }
+        upstream.check_credentials(&credentials).map_err(|e| ApiError::internal(format!("{platform}: {e}")))?;
+        let account = Account::new(platform, credentials);
+        Ok(match self.upstream_vars.get(upstream.base_url_var()) {
+            Some(url) => account.with_base_url(url.expose()),
             None => account,
         })
     }
 }
 
-fn sandbox_account(platform: Platform) -> Account {
-    let [wechat, xiaoe, lingxing] = sandbox::sandbox_accounts();
-    match platform {
-        Platform::WechatShop | Platform::WechatStore => wechat,
-        Platform::Xiaoe => xiaoe,
-        Platform::Lingxing => lingxing,
-    }
+/// The variables every registered upstream reads.
+fn upstream_var_names() -> impl Iterator<Item = &'static str> {
+    Platform::ALL.into_iter().flat_map(|p| {
+        let upstream = p.upstream();
+        upstream.credentials().iter().map(|f| f.var).chain(core::iter::once(upstream.base_url_var()))
+    })
 }

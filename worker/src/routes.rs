@@ -6,8 +6,8 @@ use aftersale::call::CallSpec;
 use aftersale::cursor;
 use aftersale::paginate::Pager;
 use aftersale::query::ListQuery;
-use aftersale::wechat::request::{OrderRef, WechatShopAfterSales, WechatStoreOrderGet};
-use aftersale::{normalize_order, normalize_page, AfterSale, NormalizeOptions, Platform};
+use aftersale::upstream::{Lookup, LookupKind, OrderRef};
+use aftersale::{normalize_order_of, normalize_page, AfterSale, NormalizeOptions, Platform};
 use std::rc::Rc;
 
 use futures_util::future::{FutureExt, RemoteHandle};
@@ -109,8 +109,8 @@ pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answe
     let platform = query.platform;
     let opts = options(&query);
     let mut pager = match state {
-        Some(s) => Pager::resume(query, s),
-        None => Pager::new(query),
+        Some(s) => Pager::resume(query, s)?,
+        None => Pager::new(query)?,
     };
     let mut data = String::from("[");
     let mut count = 0;
@@ -145,7 +145,7 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
     config.account(query.platform)?;
     let platform = query.platform;
     let opts = options(&query);
-    let mut pager = Pager::for_export(query);
+    let mut pager = Pager::for_export(query)?;
     let mut first = String::new();
     let mut count = 0usize;
     if let Some(spec) = pager.next_call() {
@@ -253,18 +253,22 @@ fn single(pairs: &[(String, String)], name: &str) -> Option<String> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
 }
 
-fn expect_platform(pairs: &[(String, String)], wanted: Platform, route: &str) -> Result<(), ApiError> {
-    match single(pairs, "platform") {
-        None => Err(ApiError::invalid_request("platform", format!("is required ({wanted} for {route})"))),
-        Some(p) => {
-            let p: Platform = p.parse()?;
-            if p == wanted {
-                Ok(())
-            } else {
-                Err(ApiError::invalid_request("platform", format!("{route} serves {wanted} only, not {p}")))
-            }
-        }
-    }
+/// The route's `platform`: one whose upstream serves the lookup the route makes.
+fn lookup_platform(
+    pairs: &[(String, String)],
+    serves: impl Fn(&LookupKind) -> bool,
+    route: &str,
+) -> Result<(Platform, LookupKind), ApiError> {
+    let serving = |p: Platform| p.upstream().lookups().iter().copied().find(&serves).map(|k| (p, k));
+    let names =
+        || Platform::ALL.into_iter().filter_map(serving).map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ");
+    let Some(p) = single(pairs, "platform") else {
+        return Err(ApiError::invalid_request("platform", format!("is required ({} for {route})", names())));
+    };
+    let platform: Platform = p.parse()?;
+    serving(platform).ok_or_else(|| {
+        ApiError::invalid_request("platform", format!("{route} serves {} only, not {platform}", names()))
+    })
 }
 
 fn include_raw(pairs: &[(String, String)]) -> Result<bool, ApiError> {
@@ -285,14 +289,20 @@ fn reject_unknown(pairs: &[(String, String)], known: &[&str]) -> Result<(), ApiE
     }
 }
 
-/// `GET /v1/orders/{order_id}/aftersales?platform=wechat_shop&openid=O`; the merchant's own
-/// order id may be given instead as `out_order_id=` (with `-` as the path's order id).
+/// `GET /v1/orders/{order_id}/aftersales?platform=P&openid=O`; the merchant's own order id may
+/// be given instead as `out_order_id=` (with `-` as the path's order id).
 pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_id: &str) -> Answer {
     let pairs = query_pairs(req)?;
     reject_unknown(&pairs, &["platform", "openid", "out_order_id", "include_raw"])?;
-    expect_platform(&pairs, Platform::WechatShop, "/v1/orders/{order_id}/aftersales")?;
-    let openid = single(&pairs, "openid")
-        .ok_or_else(|| ApiError::invalid_request("openid", "is required: WeChat looks after-sales up per buyer"))?;
+    let route = "/v1/orders/{order_id}/aftersales";
+    let (platform, kind) = lookup_platform(&pairs, |k| matches!(k, LookupKind::OrderAfterSales { .. }), route)?;
+    let buyer = single(&pairs, "openid");
+    if matches!(kind, LookupKind::OrderAfterSales { needs_buyer: true }) && buyer.is_none() {
+        return Err(ApiError::invalid_request(
+            "openid",
+            format!("is required: {platform} looks after-sales up per buyer"),
+        ));
+    }
     let order = match single(&pairs, "out_order_id") {
         Some(out) if order_id == "-" || order_id == out => OrderRef::OutOrderId(out),
         Some(out) => {
@@ -307,9 +317,9 @@ pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_i
         None => OrderRef::OrderId(order_id.to_string()),
     };
     let raw = include_raw(&pairs)?;
-    let spec = CallSpec::WechatShopAfterSales(WechatShopAfterSales { order: order.clone(), openid });
-    let body = call_account(env, config, Platform::WechatShop, spec).await?;
-    let mut page = normalize_page(Platform::WechatShop, &body, NormalizeOptions { include_raw: raw })?;
+    let spec = CallSpec::lookup(platform, Lookup::OrderAfterSales { order: order.clone(), buyer });
+    let body = call_account(env, config, platform, spec).await?;
+    let mut page = normalize_page(platform, &body, NormalizeOptions { include_raw: raw })?;
     // The upstream's records need not repeat the order they belong to; the request names it.
     for r in &mut page.records {
         match &order {
@@ -325,15 +335,15 @@ pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_i
     json_response(format!(r#"{{"data":{data}}}"#))
 }
 
-/// `GET /v1/orders/{order_id}?platform=wechat_store`
+/// `GET /v1/orders/{order_id}?platform=P`: one order of a platform that answers orders.
 pub async fn order(req: &Request, env: &Env, config: &Config, order_id: &str) -> Answer {
     let pairs = query_pairs(req)?;
     reject_unknown(&pairs, &["platform", "include_raw"])?;
-    expect_platform(&pairs, Platform::WechatStore, "/v1/orders/{order_id}")?;
+    let (platform, _) = lookup_platform(&pairs, |k| *k == LookupKind::Order, "/v1/orders/{order_id}")?;
     let raw = include_raw(&pairs)?;
-    let spec = CallSpec::WechatStoreOrder(WechatStoreOrderGet { order_id: order_id.to_string() });
-    let body = call_account(env, config, Platform::WechatStore, spec).await?;
-    let order = normalize_order(&body, NormalizeOptions { include_raw: raw })?;
+    let spec = CallSpec::lookup(platform, Lookup::Order { order_id: order_id.to_string() });
+    let body = call_account(env, config, platform, spec).await?;
+    let order = normalize_order_of(platform, &body, NormalizeOptions { include_raw: raw })?;
     let json = serde_json::to_string(&order).map_err(|e| ApiError::internal(e.to_string()))?;
     json_response(format!(r#"{{"data":{json}}}"#))
 }

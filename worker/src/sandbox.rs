@@ -60,9 +60,10 @@
 
 use std::fmt::Write as _;
 
-use aftersale::account::{Account, Credentials, Secret};
+use aftersale::account::{Account, Credentials};
 use aftersale::http::{Method, Request, Response};
 use aftersale::time::Date;
+use aftersale::Platform;
 use serde_json::{Map, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -99,27 +100,21 @@ pub const LINGXING_RECORDS: usize = 360;
 /// WeChat orders (both the transaction component and the Mini Store) in the data set.
 pub const WECHAT_ORDERS: usize = 40;
 
-/// The three sandbox accounts (WeChat, Xiaoe, Lingxing) with the sandbox credentials.
-#[allow(dead_code)] // Public API for the console, tests and docs; the Worker may not use it.
-pub fn sandbox_accounts() -> [Account; 3] {
-    [
-        Account::new(Credentials::Wechat {
-            appid: SANDBOX_WECHAT_APPID.into(),
-            secret: Secret::new(SANDBOX_WECHAT_SECRET),
-        })
-        .with_base_url(SANDBOX_BASE_URL),
-        Account::new(Credentials::Xiaoe {
-            app_id: SANDBOX_XIAOE_APP_ID.into(),
-            client_id: Secret::new(SANDBOX_XIAOE_CLIENT_ID),
-            secret_key: Secret::new(SANDBOX_XIAOE_SECRET_KEY),
-        })
-        .with_base_url(SANDBOX_BASE_URL),
-        Account::new(Credentials::Lingxing {
-            app_id: SANDBOX_LINGXING_APP_ID.into(),
-            app_secret: Secret::new(SANDBOX_LINGXING_APP_SECRET),
-        })
-        .with_base_url(SANDBOX_BASE_URL),
-    ]
+/// The sandbox account serving `platform`, with the sandbox credentials.
+pub fn sandbox_account(platform: Platform) -> Account {
+    let credentials = match platform {
+        Platform::WechatShop | Platform::WechatStore => {
+            Credentials::new().with("appid", SANDBOX_WECHAT_APPID).with("secret", SANDBOX_WECHAT_SECRET)
+        }
+        Platform::Xiaoe => Credentials::new()
+            .with("app_id", SANDBOX_XIAOE_APP_ID)
+            .with("client_id", SANDBOX_XIAOE_CLIENT_ID)
+            .with("secret_key", SANDBOX_XIAOE_SECRET_KEY),
+        Platform::Lingxing => {
+            Credentials::new().with("app_id", SANDBOX_LINGXING_APP_ID).with("app_secret", SANDBOX_LINGXING_APP_SECRET)
+        }
+    };
+    Account::new(platform, credentials).with_base_url(SANDBOX_BASE_URL)
 }
 
 /// The WeChat orders of the sandbox: `(order_id, out_order_id, openid)`, for the console and

@@ -16,37 +16,13 @@ use web_sys::AbortSignal;
 
 use crate::error::{code_for_status, code_from_str, ApiError, Failure};
 use crate::interop;
+pub use crate::options::{ClientConfig, RawListQuery};
 
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
-pub const MAX_MAX_RETRIES: u32 = 10;
 /// First backoff; doubles on every retry up to [`MAX_BACKOFF_MS`].
 const BASE_BACKOFF_MS: f64 = 250.0;
 const MAX_BACKOFF_MS: f64 = 8_000.0;
 /// A `Retry-After` longer than this is surfaced as an error rather than slept through.
 pub const MAX_RETRY_AFTER_MS: f64 = 60_000.0;
-
-/// `Client` options, already read from the caller's object.
-pub struct ClientConfig {
-    pub endpoint: String,
-    pub api_key: Option<String>,
-    pub fetch: Option<Function>,
-    pub max_retries: u32,
-}
-
-/// A list query as the caller wrote it, before validation.
-#[derive(Debug, Default, Clone)]
-pub struct RawListQuery {
-    pub platform: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub date_field: Option<String>,
-    pub status: Vec<String>,
-    pub kind: Vec<String>,
-    pub order_id: Option<String>,
-    pub limit: Option<f64>,
-    pub cursor: Option<String>,
-    pub include_raw: bool,
-}
 
 /// A validated `GET /v1/aftersales` query.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,9 +44,10 @@ impl ListQuery {
     pub fn parse(raw: RawListQuery) -> Result<ListQuery, ApiError> {
         let platform = match raw.platform.as_deref() {
             None => {
-                return Err(ApiError::invalid(
-                    "query.platform is required (one of wechat_shop, wechat_store, xiaoe, lingxing)",
-                ))
+                return Err(ApiError::invalid(format!(
+                    "query.platform is required (one of {})",
+                    Platform::ALL.map(Platform::as_str).join(", ")
+                )))
             }
             Some(p) => parse_platform(p, "query.platform")?,
         };
@@ -169,8 +146,10 @@ impl ListQuery {
 /// A platform id, or an error naming the argument (`name`) and the ids there are.
 pub fn parse_platform(text: &str, name: &str) -> Result<Platform, ApiError> {
     text.parse::<Platform>().map_err(|_| {
-        let all: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
-        ApiError::invalid(format!("{name} {text:?} is not a platform; expected one of {}", all.join(", ")))
+        ApiError::invalid(format!(
+            "{name} {text:?} is not a platform; expected one of {}",
+            Platform::ALL.map(Platform::as_str).join(", ")
+        ))
     })
 }
 

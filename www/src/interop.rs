@@ -9,8 +9,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
-use crate::client::{ClientConfig, RawListQuery, DEFAULT_MAX_RETRIES, MAX_MAX_RETRIES};
 use crate::error::{ApiError, Failure};
+use crate::options::{ClientConfig, RawListQuery, DEFAULT_MAX_RETRIES, MAX_MAX_RETRIES};
+use aftersale::upstream::LookupKind;
 
 #[wasm_bindgen]
 extern "C" {
@@ -338,10 +339,18 @@ pub fn list_query(value: &JsValue) -> Result<(RawListQuery, CallOptions), ApiErr
     Ok((raw, options))
 }
 
+/// The platform an order route defaults to: the first whose upstream serves its lookup.
+fn serving_platform(serves: impl Fn(&LookupKind) -> bool) -> Result<Platform, ApiError> {
+    Platform::ALL
+        .into_iter()
+        .find(|p| p.upstream().lookups().iter().any(&serves))
+        .ok_or_else(|| ApiError::invalid("options.platform is required: no platform serves this route by default"))
+}
+
 /// `order(orderId, { platform, includeRaw, signal })`; the platform defaults to the one the
 /// route serves.
 pub fn order_options(value: &JsValue) -> Result<(Platform, bool, CallOptions), ApiError> {
-    let mut platform = Platform::WechatStore;
+    let mut platform = serving_platform(|k| *k == LookupKind::Order)?;
     let mut include_raw = false;
     let mut options = CallOptions::default();
     if let Some(f) = Fields::read(value, "options", &["platform", "includeRaw", "include_raw", "signal"])? {
@@ -370,7 +379,7 @@ pub fn order_aftersales_options(value: &JsValue) -> Result<OrderAfterSalesOption
     })?;
     let platform = match f.get(&["platform"]) {
         Some((v, _)) => platform_arg(&v, "options.platform")?,
-        None => Platform::WechatShop,
+        None => serving_platform(|k| matches!(k, LookupKind::OrderAfterSales { .. }))?,
     };
     let openid = f.string(&["openid"])?;
     let out_order_id = f.string(&["outOrderId", "out_order_id"])?;

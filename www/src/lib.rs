@@ -17,6 +17,7 @@ use wasm_bindgen_futures::future_to_promise;
 pub mod client;
 pub mod error;
 pub mod interop;
+pub mod options;
 
 use client::{ClientInner, ListQuery};
 use error::{ApiError, Failure};

@@ -9,9 +9,14 @@ use alloc::vec::Vec;
 
 use serde_json::value::RawValue;
 
+use crate::account::Account;
 use crate::error::UpstreamClass;
+use crate::http::Request;
 use crate::model::{AfterSale, Buyer, Item, Kind, Platform, Status, StatusRaw};
 use crate::normalize::{self, map_records, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
+use crate::pacing::RateLimit;
+use crate::query::DateField;
+use crate::upstream::{numeric_code, CredentialField, ListPage, ListScheme, Paging, TokenAsk, TokenFetch, Upstream};
 use crate::wire::{wire_struct, Int, List, Text};
 use crate::Error;
 
@@ -85,6 +90,67 @@ wire_struct! {
     pub struct XiaoeStatusOnly<'a> {
         code: Int,
         msg: Text<'a>,
+    }
+}
+
+/// Xiaoe: one account of three credentials, 300 calls a minute, pages by number over windows
+/// of at most 31 days.
+pub struct Xiaoe;
+
+pub const BASE_URL: &str = "https://api.xiaoe-tech.com";
+
+const CREDENTIALS: &[CredentialField] = &[
+    CredentialField { key: "app_id", var: "XIAOE_APP_ID", secret: false },
+    CredentialField { key: "client_id", var: "XIAOE_CLIENT_ID", secret: true },
+    CredentialField { key: "secret_key", var: "XIAOE_SECRET_KEY", secret: true },
+];
+
+const LIST: ListScheme = ListScheme {
+    paging: Paging::PageNumber,
+    max_page_size: request::MAX_PAGE_SIZE,
+    export_page_size: request::MAX_PAGE_SIZE,
+    max_window_days: Some(request::MAX_WINDOW_DAYS),
+    date_fields: &[DateField::Created, DateField::Updated, DateField::Refunded],
+    records_hold_several: false,
+};
+
+impl Upstream for Xiaoe {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+    fn default_base_url(&self) -> &'static str {
+        BASE_URL
+    }
+    fn base_url_var(&self) -> &'static str {
+        "XIAOE_BASE_URL"
+    }
+    fn credentials(&self) -> &'static [CredentialField] {
+        CREDENTIALS
+    }
+    fn rate_limit(&self) -> RateLimit {
+        request::RATE_LIMIT
+    }
+    fn token_request(&self, account: &Account, _ask: TokenAsk<'_>) -> Result<TokenFetch, Error> {
+        let c = &account.credentials;
+        let request =
+            request::token_request(&account.base_url, c.get("app_id")?, c.get("client_id")?, c.get("secret_key")?);
+        Ok(TokenFetch { request, is_refresh: false })
+    }
+    fn classify(&self, code: &str) -> Option<UpstreamClass> {
+        match numeric_code(code) {
+            Some(0) => None,
+            Some(c) => Some(classify(c)),
+            None => Some(UpstreamClass::Other),
+        }
+    }
+    fn list(&self) -> Result<&'static ListScheme, &'static str> {
+        Ok(&LIST)
+    }
+    fn list_request(&self, account: &Account, token: &str, page: &ListPage, _now_ms: u64) -> Result<Request, Error> {
+        Ok(request::XiaoeAfterSaleList::for_page(page).to_request(&account.base_url, token))
+    }
+    fn parse_page<'a>(&self, body: &'a str, options: NormalizeOptions) -> Result<Page<'a>, Error> {
+        parse_page(body, options)
     }
 }
 

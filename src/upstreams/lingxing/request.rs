@@ -4,11 +4,11 @@ use alloc::string::{String, ToString};
 
 use serde_json::{Map, Value};
 
-use crate::account::Secret;
 use crate::http::{self, Method, Request};
 use crate::model::Kind;
 use crate::query::DateField;
 use crate::time::Date;
+use crate::upstream::ListPage;
 use crate::Error;
 
 fn form_post(url: String, fields: &[(&str, &str)]) -> Request {
@@ -21,9 +21,9 @@ fn form_post(url: String, fields: &[(&str, &str)]) -> Request {
 }
 
 /// `POST /api/auth-server/oauth/access-token` with form fields `appId`, `appSecret`.
-pub fn token_request(base_url: &str, app_id: &str, app_secret: &Secret) -> Request {
+pub fn token_request(base_url: &str, app_id: &str, app_secret: &str) -> Request {
     let url = http::url_with_query(base_url, "/api/auth-server/oauth/access-token", &[]);
-    form_post(url, &[("appId", app_id), ("appSecret", app_secret.expose())])
+    form_post(url, &[("appId", app_id), ("appSecret", app_secret)])
 }
 
 /// `POST /api/auth-server/oauth/refresh` with `appId`, `refreshToken` (single-use).
@@ -34,6 +34,9 @@ pub fn refresh_request(base_url: &str, app_id: &str, refresh_token: &str) -> Req
 
 /// The public client's cap on `length` (UPSTREAMS.md); the documented default is 1000.
 pub const MAX_PAGE_LENGTH: u32 = 5000;
+/// Exports ask for the largest page the upstream serves: one call in flight at a time makes
+/// the number of calls what bounds an export.
+pub const EXPORT_PAGE_LENGTH: u32 = MAX_PAGE_LENGTH;
 pub const LIST_PATH: &str = "/erp/sc/routing/amzod/order/afterSaleList";
 
 /// One page of `POST /erp/sc/routing/amzod/order/afterSaleList`.
@@ -50,6 +53,18 @@ pub struct LingxingAfterSaleList {
 }
 
 impl LingxingAfterSaleList {
+    pub fn for_page(page: &ListPage) -> LingxingAfterSaleList {
+        LingxingAfterSaleList {
+            from: page.from,
+            to: page.to,
+            date_field: page.date_field,
+            offset: page.offset,
+            length: page.page_size,
+            kind: page.kind,
+            amazon_order_id: page.order_id.clone(),
+        }
+    }
+
     /// The JSON body's parameters.
     pub fn body(&self) -> Map<String, Value> {
         let mut body = Map::new();

@@ -4,16 +4,16 @@ use alloc::string::String;
 
 use serde_json::{Map, Value};
 
-use crate::account::Secret;
 use crate::http::{self, Method, Request};
+pub use crate::upstream::OrderRef;
 
 /// `POST /cgi-bin/stable_token`: the token shared by every caller of the appid; fetching it does
 /// not invalidate the previous one (unless `force_refresh`).
-pub fn stable_token_request(base_url: &str, appid: &str, secret: &Secret, force_refresh: bool) -> Request {
+pub fn stable_token_request(base_url: &str, appid: &str, secret: &str, force_refresh: bool) -> Request {
     let mut body = Map::new();
     body.insert("grant_type".into(), "client_credential".into());
     body.insert("appid".into(), appid.into());
-    body.insert("secret".into(), secret.expose().into());
+    body.insert("secret".into(), secret.into());
     body.insert("force_refresh".into(), force_refresh.into());
     let url = http::url_with_query(base_url, "/cgi-bin/stable_token", &[]);
     http::json_post(url, serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
@@ -21,11 +21,11 @@ pub fn stable_token_request(base_url: &str, appid: &str, secret: &Secret, force_
 
 /// `GET /cgi-bin/token`: the classic token. Fetching it invalidates the previous one, which is
 /// why one Durable Object owns it for every isolate.
-pub fn classic_token_request(base_url: &str, appid: &str, secret: &Secret) -> Request {
+pub fn classic_token_request(base_url: &str, appid: &str, secret: &str) -> Request {
     let url = http::url_with_query(
         base_url,
         "/cgi-bin/token",
-        &[("grant_type", "client_credential"), ("appid", appid), ("secret", secret.expose())],
+        &[("grant_type", "client_credential"), ("appid", appid), ("secret", secret)],
     );
     Request { method: Method::Get, url, headers: alloc::vec![], body: alloc::vec![] }
 }
@@ -36,14 +36,6 @@ fn id_value(id: &str) -> Value {
         Ok(n) if !id.starts_with('0') || id == "0" => Value::from(n),
         _ => Value::from(id),
     }
-}
-
-/// Which order an after-sale lookup names.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderRef {
-    OrderId(String),
-    OutOrderId(String),
 }
 
 /// `POST /shop/aftersale/get` (seed 000): after-sales of one order of one buyer.

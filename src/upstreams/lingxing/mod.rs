@@ -10,10 +10,15 @@ use alloc::vec::Vec;
 
 use serde_json::value::RawValue;
 
-use crate::error::UpstreamClass;
+use crate::account::{Account, Credentials};
+use crate::error::{SignError, UpstreamClass};
+use crate::http::Request;
 use crate::model::{AfterSale, Buyer, Item, Kind, Platform, ReturnLogistics, Status, StatusRaw};
 use crate::money::{self, Currency, Decimal, Money};
 use crate::normalize::{self, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
+use crate::pacing::RateLimit;
+use crate::query::DateField;
+use crate::upstream::{CredentialField, ListPage, ListScheme, Paging, TokenAsk, TokenFetch, Upstream};
 use crate::wire::{wire_struct, Int, List, Text};
 use crate::Error;
 
@@ -77,6 +82,82 @@ wire_struct! {
         carriers: Text<'a>,
         waybill_number: Text<'a>,
         exchange_order_number: Text<'a>,
+    }
+}
+
+/// Lingxing: an appId that is also the AES key of the sign, one request in flight per appId
+/// and URL, offset paging, order records holding several after-sale lines.
+pub struct Lingxing;
+
+pub const BASE_URL: &str = "https://openapi.lingxing.com";
+
+const CREDENTIALS: &[CredentialField] = &[
+    CredentialField { key: "app_id", var: "LINGXING_APP_ID", secret: false },
+    CredentialField { key: "app_secret", var: "LINGXING_APP_SECRET", secret: true },
+];
+
+const LIST: ListScheme = ListScheme {
+    paging: Paging::Offset,
+    max_page_size: request::MAX_PAGE_LENGTH,
+    export_page_size: request::EXPORT_PAGE_LENGTH,
+    max_window_days: None,
+    // 1: after-sale time (deal_time), 3: update time; Lingxing has no refund-date filter.
+    date_fields: &[DateField::Created, DateField::Updated],
+    records_hold_several: true,
+};
+
+impl Upstream for Lingxing {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+    fn default_base_url(&self) -> &'static str {
+        BASE_URL
+    }
+    fn base_url_var(&self) -> &'static str {
+        "LINGXING_BASE_URL"
+    }
+    fn credentials(&self) -> &'static [CredentialField] {
+        CREDENTIALS
+    }
+    fn check_credentials(&self, credentials: &Credentials) -> Result<(), Error> {
+        let len = credentials.get("app_id")?.len();
+        if len == 16 {
+            Ok(())
+        } else {
+            Err(Error::Sign(SignError::AppIdLength { len }))
+        }
+    }
+    /// A token bucket of capacity 1 per appId and URL: requests are serial.
+    fn rate_limit(&self) -> RateLimit {
+        RateLimit::Serial
+    }
+    fn token_request(&self, account: &Account, ask: TokenAsk<'_>) -> Result<TokenFetch, Error> {
+        let app_id = account.credentials.get("app_id")?;
+        Ok(match ask.refresh_token {
+            Some(rt) => {
+                TokenFetch { request: request::refresh_request(&account.base_url, app_id, rt), is_refresh: true }
+            }
+            None => TokenFetch {
+                request: request::token_request(&account.base_url, app_id, account.credentials.get("app_secret")?),
+                is_refresh: false,
+            },
+        })
+    }
+    fn classify(&self, code: &str) -> Option<UpstreamClass> {
+        match code.trim() {
+            "0" | "200" => None,
+            c => Some(classify(c)),
+        }
+    }
+    fn list(&self) -> Result<&'static ListScheme, &'static str> {
+        Ok(&LIST)
+    }
+    fn list_request(&self, account: &Account, token: &str, page: &ListPage, now_ms: u64) -> Result<Request, Error> {
+        let app_id = account.credentials.get("app_id")?;
+        request::LingxingAfterSaleList::for_page(page).to_request(&account.base_url, app_id, token, now_ms / 1000)
+    }
+    fn parse_page<'a>(&self, body: &'a str, options: NormalizeOptions) -> Result<Page<'a>, Error> {
+        parse_page(body, options)
     }
 }
 
