@@ -472,7 +472,8 @@ export function createWechatChannels(sim) {
     return null;
   }
 
-  const secondsLeft = (token) => Math.floor((tokens().byToken.get(token).expiresAt - sim.now()) / 1000);
+  const msLeft = (token) => tokens().byToken.get(token).expiresAt - sim.now();
+  const secondsLeft = (token) => Math.ceil(msLeft(token) / 1000); // a fresh token says 7200, not 7199
 
   /** GET /cgi-bin/token for the shop's appid: a fresh token each time; the previous keeps classicGraceSeconds. */
   async function classicToken(ctx) {
@@ -539,7 +540,7 @@ export function createWechatChannels(sim) {
     // Normal mode: the same token until its last tokenRotateSeconds, then a new one; the old one
     // keeps the rest of its life (both valid during the overlap).
     const rotate = Math.min(cfg.tokenRotateSeconds, Math.floor(cfg.tokenTtlSeconds / 2));
-    if (token === null || secondsLeft(token) < rotate) token = issue("stable");
+    if (token === null || msLeft(token) < rotate * 1000) token = issue("stable");
     sim.count("tokenFetches", "wechat_channels");
     answer(ctx.res, { access_token: token, expires_in: secondsLeft(token) });
   }
