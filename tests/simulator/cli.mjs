@@ -3,6 +3,7 @@
 // listens. Nothing else goes to stdout. Stops cleanly on SIGINT or SIGTERM.
 //   node tests/simulator/cli.mjs [--port N] [--records N] [--seed S] [--wechat-orders N]
 //                                [--latency MS] [--typo-keys true|false|alternate]
+//                                [--channels-aftersales N]
 import { parseArgs } from "node:util";
 import { startSimulator } from "./simulator.mjs";
 
@@ -21,6 +22,7 @@ async function main() {
       "wechat-orders": { type: "string" },
       latency: { type: "string" },
       "typo-keys": { type: "string" },
+      "channels-aftersales": { type: "string" },
     },
   });
   const typoKeys = { true: true, false: false, alternate: "alternate", undefined }[values["typo-keys"]];
@@ -33,6 +35,7 @@ async function main() {
     wechatOrders: integer("wechat-orders", values["wechat-orders"]),
     lingxingLatencyMs: integer("latency", values.latency),
     typoKeys,
+    wechatChannels: values["channels-aftersales"] === undefined ? undefined : { aftersales: integer("channels-aftersales", values["channels-aftersales"]) },
   });
   process.stdout.write(`${JSON.stringify({ url: sim.url })}\n`);
   const stop = async () => {

@@ -7,7 +7,7 @@ export const DEFAULT_DATE_RANGE = Object.freeze({ from: "2023-01-01", to: "2023-
 
 const HOUR = 3600;
 const DAY = 86400;
-const CHINA_OFFSET = 8 * HOUR; // WeChat and Xiaoe speak China time (UTC+08:00)
+export const CHINA_OFFSET = 8 * HOUR; // WeChat and Xiaoe speak China time (UTC+08:00)
 // Generated times stay before 23:00 local, so records that must sort first (growAfterCalls) can
 // always be placed after every existing one on the same day.
 const LAST_BASE_SECOND_OF_DAY = 23 * HOUR - 1;
@@ -64,7 +64,7 @@ export class Rng {
   }
 }
 
-const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+export const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const UPPER_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const md5Hex = (text) => createHash("md5").update(text, "utf8").digest("hex");
 
@@ -108,7 +108,7 @@ function beforeElevenPm(unixSeconds, offset) {
 }
 
 /** A moment on a uniformly chosen day of the half-open range, between 08:00 and 22:59:59 local. */
-function randomMoment(rng, range, offset) {
+export function randomMoment(rng, range, offset) {
   const first = parseDate(range.from);
   const day = rng.int(first, parseDate(range.to) - 1);
   return day * DAY - offset + rng.int(8 * HOUR, LAST_BASE_SECOND_OF_DAY);

@@ -1,18 +1,38 @@
-// An HTTP server on loopback that impersonates the four upstreams at once (their paths do not
-// collide), plus a control API under /__sim/. Written from the seeds and UPSTREAMS.md only: it
-// shares no code with the project's core, so the two cannot share a misreading.
+// An HTTP server on loopback that impersonates the upstreams at once (their paths do not collide;
+// the WeChat token paths are shared and routed by appid), plus a control API under /__sim/.
+// Written from the seeds, UPSTREAMS.md and upstreams/wechat_channels.md only: it shares no code
+// with the project's core, so the two cannot share a misreading.
 import { createServer } from "node:http";
 import { Buffer } from "node:buffer";
 import { DEFAULT_DATE_RANGE, generateDataset, parseDate } from "./data.mjs";
 import { createLingxing } from "./lingxing.mjs";
-import { SlidingWindow, readBody, sendJson, sendText, stringifyJson } from "./util.mjs";
+import { ControlError, RateMeter, SlidingWindow, readBody, sendJson, sendText, stringifyJson } from "./util.mjs";
 import { createWechat, indexOrders } from "./wechat.mjs";
+import {
+  CHANNELS_DEFAULTS,
+  CHANNELS_THROTTLE_ERRCODES,
+  CHANNELS_TOKEN_ERRCODES,
+  createChannelsData,
+  createWechatChannels,
+  emptyChannelsStats,
+  emptyChannelsTokens,
+  mergeChannelsConfig,
+} from "./wechat_channels.mjs";
 import { createXiaoe } from "./xiaoe.mjs";
 
 export const DEFAULT_CREDENTIALS = Object.freeze({
   wechat: Object.freeze({ appid: "wx_sim_appid", secret: "wx_sim_secret" }),
   xiaoe: Object.freeze({ app_id: "app_sim_xiaoe", client_id: "xop_sim_client", secret_key: "xiaoe_sim_secret" }),
   lingxing: Object.freeze({ appId: "ak_simulator0001", appSecret: "lingxing_sim_secret" }),
+  // The shop's own AppID/AppSecret (not the mini program's) and its push settings (§10.1).
+  wechat_channels: Object.freeze({
+    appid: "wx_sim_channels_appid",
+    secret: "wx_sim_channels_secret",
+    push_token: "sim_channels_push_token",
+    encoding_aes_key: "SimChannelsEncodingAESKey0123456789abcdefgh", // 43 characters
+    user_name: "gh_5ec0a1b2c3d4", // ToUserName of pushes
+    push_openid: "o9AgO5SimChannelsPushOpenId0", // FromUserName of pushes
+  }),
 });
 
 export const DEFAULT_OPTIONS = Object.freeze({
@@ -30,17 +50,25 @@ export const DEFAULT_OPTIONS = Object.freeze({
   xiaoeTokenLimit: { limit: 100, windowMs: 600_000 },
   xiaoeMaxWindowDays: 31,
   lingxingSignMaxAgeSeconds: 120,
+  wechatChannels: CHANNELS_DEFAULTS, // see wechat_channels.mjs and README.md
+  rateWindowMs: 1000, // stats.endpoints[*].maxInWindow and stats.maxRate count calls per this much real time
 });
 
-const ACCOUNTS = ["wechat", "xiaoe", "lingxing"];
+const ACCOUNTS = ["wechat", "xiaoe", "lingxing", "wechat_channels"];
 /** Data endpoints and the account (credentials, limits, stats) each belongs to. */
-const ENDPOINT_ACCOUNT = { wechat_shop: "wechat", wechat_store: "wechat", xiaoe: "xiaoe", lingxing: "lingxing" };
-const FAULT_TARGETS = new Set(["wechat", "wechat_shop", "wechat_store", "xiaoe", "lingxing"]);
-const WECHAT_TARGETS = new Set(["wechat", "wechat_shop", "wechat_store"]);
+const ENDPOINT_ACCOUNT = {
+  wechat_shop: "wechat",
+  wechat_store: "wechat",
+  xiaoe: "xiaoe",
+  lingxing: "lingxing",
+  wechat_channels_list: "wechat_channels",
+  wechat_channels_detail: "wechat_channels",
+};
+const CHANNELS_TARGETS = new Set(["wechat_channels", "wechat_channels_list", "wechat_channels_detail"]);
+const FAULT_TARGETS = new Set(["wechat", "wechat_shop", "wechat_store", "xiaoe", "lingxing", ...CHANNELS_TARGETS]);
+const WECHAT_TARGETS = new Set(["wechat", "wechat_shop", "wechat_store", ...CHANNELS_TARGETS]);
 const SERVER_ERROR_STATUSES = new Set([500, 502, 503]);
-const COUNTED_FAULTS = ["serverErrors", "throttleBurst", "busy"]; // in the order they take effect
-
-class ControlError extends Error {}
+const COUNTED_FAULTS = ["serverErrors", "throttleBurst", "busy", "tokenExpiry"]; // in the order they take effect
 const check = (ok, message) => {
   if (!ok) throw new ControlError(message);
 };
@@ -58,23 +86,33 @@ function resolveOptions(options = {}) {
   check(parseDate(resolved.dateRange.from) !== null && parseDate(resolved.dateRange.to) > parseDate(resolved.dateRange.from), "dateRange must be {from, to} dates, from < to");
   check(["alternate", true, false].includes(resolved.typoKeys), 'typoKeys must be true, false or "alternate"');
   for (const name of ["xiaoeRateLimit", "wechatRateLimit", "xiaoeTokenLimit"]) check(isLimit(resolved[name]), `${name} must be {limit, windowMs}`);
+  resolved.wechatChannels = mergeChannelsConfig(CHANNELS_DEFAULTS, options.wechatChannels);
+  const channels = resolved.credentials.wechat_channels;
+  check(channels.appid !== resolved.credentials.wechat.appid, "credentials.wechat_channels.appid must differ from the mini program's (tokens are routed by appid)");
+  check(/^[A-Za-z0-9+/]{43}$/.test(channels.encoding_aes_key), "credentials.wechat_channels.encoding_aes_key must be 43 Base64 characters");
+  check(Number.isFinite(resolved.rateWindowMs) && resolved.rateWindowMs > 0, "rateWindowMs must be a number > 0");
   return resolved;
 }
 
-function emptyStats() {
-  const perAccount = () => ({ wechat: 0, xiaoe: 0, lingxing: 0 });
+function emptyStats(rateWindowMs) {
+  const perAccount = () => ({ wechat: 0, xiaoe: 0, lingxing: 0, wechat_channels: 0 });
   return {
     tokenFetches: perAccount(),
     refreshes: { lingxing: 0 },
-    dataCalls: { wechat: 0, wechat_shop: 0, wechat_store: 0, xiaoe: 0, lingxing: 0 },
+    dataCalls: { wechat: 0, wechat_shop: 0, wechat_store: 0, xiaoe: 0, lingxing: 0, wechat_channels: 0, wechat_channels_list: 0, wechat_channels_detail: 0 },
     okCalls: perAccount(),
     rejectedSigns: 0,
     throttled: perAccount(),
     serverErrors: perAccount(),
-    busy: { wechat: 0 },
+    busy: { wechat: 0, wechat_channels: 0 },
     concurrentRejections: 0,
     authErrors: perAccount(),
     maxInFlight: perAccount(),
+    // Per data endpoint: calls, most in flight at once, most started within rateWindowMs (real time).
+    endpoints: Object.fromEntries(Object.keys(ENDPOINT_ACCOUNT).map((e) => [e, { calls: 0, maxInFlight: 0, maxInWindow: 0 }])),
+    maxRate: perAccount(), // per account: most calls started within rateWindowMs
+    rateWindowMs,
+    channels: emptyChannelsStats(),
   };
 }
 
@@ -83,6 +121,7 @@ function emptyTokens() {
     wechat: { byToken: new Map(), latest: { classic: null, stable: null } },
     xiaoe: new Map(),
     lingxing: { access: new Map(), refresh: new Map() },
+    wechat_channels: emptyChannelsTokens(),
   };
 }
 
@@ -97,12 +136,35 @@ const asList = (value) => (Array.isArray(value) ? value : [value]);
 export class Simulator {
   constructor(options) {
     this.options = resolveOptions(options);
-    this.state = { tokens: emptyTokens(), inFlight: { wechat: 0, xiaoe: 0, lingxing: 0 } };
+    this.state = {
+      tokens: emptyTokens(),
+      inFlight: { wechat: 0, xiaoe: 0, lingxing: 0, wechat_channels: 0 },
+      endpointInFlight: Object.fromEntries(Object.keys(ENDPOINT_ACCOUNT).map((e) => [e, 0])),
+    };
     this.reset();
-    this.upstreams = { wechat: createWechat(this), xiaoe: createXiaoe(this), lingxing: createLingxing(this) };
+    this.upstreams = { wechat: createWechat(this), xiaoe: createXiaoe(this), lingxing: createLingxing(this), wechat_channels: createWechatChannels(this) };
     this.routes = new Map();
     for (const upstream of Object.values(this.upstreams)) for (const route of upstream.routes) this.routes.set(route.path, route);
+    // The mini program and the Channels shop share WeChat's token paths: the appid decides (§2.1).
+    this.routes.set("/cgi-bin/token", { handler: this.tokenRouter("classicToken") });
+    this.routes.set("/cgi-bin/stable_token", { handler: this.tokenRouter("stableToken") });
     for (const [path, handler] of Object.entries(this.controlRoutes())) this.routes.set(path, { handler, control: true });
+  }
+
+  tokenRouter(kind) {
+    return async (ctx) => {
+      let appid = ctx.url.searchParams.get("appid");
+      if (kind === "stableToken" && ctx.method === "POST") {
+        ctx.bodyText = await readBody(ctx.req);
+        try {
+          appid = JSON.parse(ctx.bodyText)?.appid;
+        } catch {
+          appid = null; // the mini program's handler answers 47001
+        }
+      }
+      const channels = appid === this.options.credentials.wechat_channels.appid;
+      return this.upstreams[channels ? "wechat_channels" : "wechat"][kind](ctx);
+    };
   }
 
   now() {
@@ -120,6 +182,7 @@ export class Simulator {
         wechat: indexOrders(dataset.wechat),
         xiaoe: { entries: dataset.xiaoe, cache: new Map() },
         lingxing: { entries: dataset.lingxing, cache: new Map() },
+        wechat_channels: createChannelsData(o.seed, o.dateRange, o.wechatChannels),
       },
       faults: {
         tokenMaxUses: { wechat: null, xiaoe: null, lingxing: null },
@@ -130,9 +193,21 @@ export class Simulator {
         lingxingLatencyMs: o.lingxingLatencyMs,
         xiaoeRateLimit: { ...o.xiaoeRateLimit },
         wechatRateLimit: { ...o.wechatRateLimit },
+        tokenExpiry: {},
+        wechatChannels: structuredClone(o.wechatChannels),
+        channelsMutations: [],
       },
-      windows: { wechatCalls: new SlidingWindow(), xiaoeCalls: new SlidingWindow(), xiaoeTokenCalls: new SlidingWindow() },
-      stats: emptyStats(),
+      windows: {
+        wechatCalls: new SlidingWindow(),
+        xiaoeCalls: new SlidingWindow(),
+        xiaoeTokenCalls: new SlidingWindow(),
+        channelsCalls: new SlidingWindow(),
+        channelsDaily: {},
+      },
+      meters: Object.fromEntries([...Object.keys(ENDPOINT_ACCOUNT), ...ACCOUNTS].map((k) => [k, new RateMeter(o.rateWindowMs)])),
+      stats: emptyStats(o.rateWindowMs),
+      channelsListOk: 0,
+      channelsPushTarget: null,
     });
     if (tokens) this.state.tokens = emptyTokens();
   }
@@ -168,7 +243,7 @@ export class Simulator {
         const pending = this.state.faults[kind][target];
         if (pending && pending.remaining > 0) {
           pending.remaining -= 1;
-          return { kind, status: pending.status };
+          return { kind, status: pending.status, errcode: pending.errcode };
         }
       }
     }
@@ -207,7 +282,34 @@ export class Simulator {
         case "busy":
           for (const item of asList(value)) {
             check(isCount(item?.count), `${key}.count must be an integer >= 0`);
-            next[key][target(item.platform, key === "busy" ? WECHAT_TARGETS : FAULT_TARGETS)] = { remaining: item.count };
+            const platform = target(item.platform, key === "busy" ? WECHAT_TARGETS : FAULT_TARGETS);
+            const entry = { remaining: item.count };
+            if (item.errcode !== undefined) {
+              check(key === "throttleBurst" && CHANNELS_TARGETS.has(platform), "errcode is for throttleBurst on wechat_channels only");
+              check(CHANNELS_THROTTLE_ERRCODES.has(item.errcode), `throttleBurst.errcode must be one of ${[...CHANNELS_THROTTLE_ERRCODES].join(", ")}`);
+              entry.errcode = item.errcode;
+            }
+            next[key][platform] = entry;
+          }
+          break;
+        case "tokenExpiry":
+          for (const item of asList(value)) {
+            check(isCount(item?.count), "tokenExpiry.count must be an integer >= 0");
+            const errcode = item.errcode ?? 42001;
+            check(CHANNELS_TOKEN_ERRCODES.has(errcode), `tokenExpiry.errcode must be one of ${[...CHANNELS_TOKEN_ERRCODES].join(", ")}`);
+            next.tokenExpiry[target(item.platform, CHANNELS_TARGETS)] = { remaining: item.count, errcode };
+          }
+          break;
+        case "wechatChannels":
+          next.wechatChannels = mergeChannelsConfig(next.wechatChannels, value, { runtime: true });
+          break;
+        case "channelsMutations":
+          next.channelsMutations = [];
+          for (const item of asList(value)) {
+            check(Number.isInteger(item?.afterListCalls) && item.afterListCalls >= 1, "channelsMutations.afterListCalls must be an integer >= 1");
+            const counts = { add: item.add ?? 0, change: item.change ?? 0, remove: item.remove ?? 0 };
+            check(Object.values(counts).every(isCount), "channelsMutations add/change/remove must be integers >= 0");
+            next.channelsMutations.push({ afterListCalls: this.state.channelsListOk + item.afterListCalls, ...counts, fired: false });
           }
           break;
         case "serverErrors":
@@ -255,17 +357,23 @@ export class Simulator {
         } catch (error) {
           throw new ControlError(error.message);
         }
+      case "wechat_channels":
+        return this.upstreams.wechat_channels.truth(query);
       default:
-        throw new ControlError("platform must be wechat_shop, wechat_store, xiaoe or lingxing");
+        throw new ControlError("platform must be wechat_shop, wechat_store, wechat_channels, xiaoe or lingxing");
     }
   }
 
   /** Appends `n` generated records (orders for wechat) and returns them. */
-  addRecords(platform, n) {
+  addRecords(platform, n, at) {
     check(Number.isInteger(n) && n >= 0, "n must be an integer >= 0");
     const account = ENDPOINT_ACCOUNT[platform] ?? platform;
-    check(ACCOUNTS.includes(account), "platform must be wechat, xiaoe or lingxing");
-    return this.upstreams[account].add(n);
+    check(ACCOUNTS.includes(account), "platform must be wechat, xiaoe, lingxing or wechat_channels");
+    if (at !== undefined) {
+      check(account === "wechat_channels", "at is for wechat_channels only");
+      check(at && typeof at === "object" && Object.entries(at).every(([k, v]) => ["create_time", "update_time"].includes(k) && Number.isSafeInteger(v)), "at must be {create_time?, update_time?} in unix seconds");
+    }
+    return this.upstreams[account].add(n, at);
   }
 
   controlRoutes() {
@@ -297,10 +405,16 @@ export class Simulator {
       },
       "/__sim/orders": () => ({ orders: this.upstreams.wechat.orders() }),
       "/__sim/records": post((body) => {
-        const records = this.addRecords(body.platform, body.n);
+        const records = this.addRecords(body.platform, body.n, body.at);
         return { platform: body.platform, added: records.length, records };
       }),
-      "/__sim/config": () => ({ credentials: this.options.credentials, seed: this.options.seed, records: this.options.records, wechatOrders: this.options.wechatOrders, dateRange: this.options.dateRange, typoKeys: this.options.typoKeys }),
+      "/__sim/config": () => ({ credentials: this.options.credentials, seed: this.options.seed, records: this.options.records, wechatOrders: this.options.wechatOrders, dateRange: this.options.dateRange, typoKeys: this.options.typoKeys, wechatChannels: this.state.faults.wechatChannels }),
+      ...Object.fromEntries(
+        Object.entries(this.upstreams.wechat_channels.control).map(([path, { method, fn }]) => [
+          path,
+          method === "GET" ? () => fn() : post((body) => fn(body)),
+        ]),
+      ),
     };
   }
 
@@ -325,21 +439,32 @@ export class Simulator {
     if (!route.endpoint) return route.handler(ctx);
 
     const account = ENDPOINT_ACCOUNT[route.endpoint];
+    const stats = this.state.stats;
     this.count("dataCalls", route.endpoint);
     if (route.endpoint !== account) this.count("dataCalls", account);
-    ctx.fault = this.takeInjectedFault(route.endpoint);
-    if (ctx.fault?.kind === "serverErrors") {
-      this.count("serverErrors", account);
-      req.resume();
-      return sendText(res, ctx.fault.status, htmlErrorPage(ctx.fault.status), "text/html; charset=utf-8");
-    }
+    const endpointStats = stats.endpoints[route.endpoint];
+    endpointStats.calls += 1;
+    const now = Date.now();
+    endpointStats.maxInWindow = this.state.meters[route.endpoint].hit(now);
+    stats.maxRate[account] = this.state.meters[account].hit(now);
     const inFlight = this.state.inFlight;
+    const endpointInFlight = this.state.endpointInFlight;
     inFlight[account] += 1;
-    this.state.stats.maxInFlight[account] = Math.max(this.state.stats.maxInFlight[account], inFlight[account]);
+    endpointInFlight[route.endpoint] += 1;
+    stats.maxInFlight[account] = Math.max(stats.maxInFlight[account], inFlight[account]);
+    endpointStats.maxInFlight = Math.max(endpointStats.maxInFlight, endpointInFlight[route.endpoint]);
     try {
+      ctx.fault = this.takeInjectedFault(route.endpoint);
+      if (ctx.fault?.kind === "serverErrors") {
+        this.count("serverErrors", account);
+        if (route.readsBodyOnFault) await this.upstreams[account].logFaulted(ctx, ctx.fault.status);
+        else req.resume();
+        return sendText(res, ctx.fault.status, htmlErrorPage(ctx.fault.status), "text/html; charset=utf-8");
+      }
       await route.handler(ctx);
     } finally {
       inFlight[account] -= 1;
+      endpointInFlight[route.endpoint] -= 1;
     }
   }
 }
@@ -376,11 +501,12 @@ export async function startSimulator(options = {}) {
     setFaults: (faults) => simulator.setFaults(faults),
     stats: () => simulator.stats(),
     truth: (platform, query) => simulator.truth(platform, query),
-    addRecords: (platform, n) => simulator.addRecords(platform, n),
+    addRecords: (platform, n, at) => simulator.addRecords(platform, n, at),
     reset: (opts) => simulator.reset(opts),
     advance: (ms) => simulator.advance(ms),
     orders: () => simulator.upstreams.wechat.orders(),
     close() {
+      simulator.upstreams.wechat_channels.close();
       closing ??= new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -526,7 +526,7 @@ describe("faults", () => {
       assert.equal(codeOf(await call[platform]()), 0);
       assert.equal(codeOf(await call[platform]()), expired[platform], platform);
     }
-    assert.deepEqual(sim.stats().authErrors, { wechat: 1, xiaoe: 1, lingxing: 1 });
+    assert.deepEqual(sim.stats().authErrors, { wechat: 1, xiaoe: 1, lingxing: 1, wechat_channels: 0 });
   });
 
   it("throttleBurst answers each upstream's rate-limit error", async () => {
@@ -537,7 +537,7 @@ describe("faults", () => {
       assert.equal(codeOf(await call[platform]()), limited[platform]);
       assert.equal(codeOf(await call[platform]()), 0);
     }
-    assert.deepEqual(sim.stats().throttled, { wechat: 2, xiaoe: 2, lingxing: 2 });
+    assert.deepEqual(sim.stats().throttled, { wechat: 2, xiaoe: 2, lingxing: 2, wechat_channels: 0 });
   });
 
   it("serverErrors answer an HTTP status with an HTML body", async () => {
@@ -549,7 +549,7 @@ describe("faults", () => {
       assert.equal(reply.json, null);
       assert.equal(codeOf(await call[platform]()), 0);
     }
-    assert.deepEqual(sim.stats().serverErrors, { wechat: 1, xiaoe: 1, lingxing: 1 });
+    assert.deepEqual(sim.stats().serverErrors, { wechat: 1, xiaoe: 1, lingxing: 1, wechat_channels: 0 });
   });
 
   it("busy answers WeChat's -1", async () => {

@@ -72,3 +72,24 @@ export class SlidingWindow {
 
 /** Integer check for JSON request fields that the seeds type as int. */
 export const isInt = (v) => typeof v === "number" && Number.isInteger(v);
+
+/** A control-API mistake: answered 400 {error} by the simulator, never a crash. */
+export class ControlError extends Error {}
+
+/** Calls per sliding window of real time (what a pacer controls), and the most seen at once. */
+export class RateMeter {
+  constructor(windowMs) {
+    this.windowMs = windowMs;
+    this.times = [];
+    this.max = 0;
+  }
+  hit(now = Date.now()) {
+    const cutoff = now - this.windowMs;
+    let expired = 0;
+    while (expired < this.times.length && this.times[expired] <= cutoff) expired++;
+    if (expired > 0) this.times.splice(0, expired);
+    this.times.push(now);
+    this.max = Math.max(this.max, this.times.length);
+    return this.max;
+  }
+}

@@ -88,7 +88,7 @@ export function createWechat(sim) {
     if (ctx.method !== "POST") return fail(ctx.res, ERRORS.requirePost);
     let body;
     try {
-      body = JSON.parse(await readBody(ctx.req));
+      body = JSON.parse(ctx.bodyText ?? (await readBody(ctx.req))); // the token router may have read it
     } catch {
       return fail(ctx.res, ERRORS.badJson);
     }
@@ -193,6 +193,8 @@ export function createWechat(sim) {
   }
 
   return {
+    classicToken,
+    stableToken,
     routes: [
       { path: "/cgi-bin/token", handler: classicToken },
       { path: "/cgi-bin/stable_token", handler: stableToken },
