@@ -114,15 +114,14 @@ run criterion 600 env "${bench_env[@]}" cargo bench -p aftersale --bench normali
 named=$out/named
 rm -rf "$named"
 mkdir -p "$named"
-wasm_opt_flags=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
-  --enable-reference-types --enable-multivalue)
+. scripts/wasm-opt-flags.sh
 size_args=(--out "$out/size.json")
 [ -n "$twiggy_bin" ] && size_args+=(--twiggy "$twiggy_bin")
 if [ "$built_www" = 1 ] && [ -n "$twiggy_bin" ]; then
   # The module's cargo output as shipped (wasm-bindgen, wasm-opt -Oz) but keeping its names.
   run named-module 300 bash -c "wasm-bindgen --target web --no-typescript --keep-debug --out-dir '$named/module' \
       --out-name aftersale_wasm '$target_dir/wasm32-unknown-unknown/release/aftersale_wasm.wasm' &&
-    node_modules/.bin/wasm-opt -Oz -g ${wasm_opt_flags[*]} '$named/module/aftersale_wasm_bg.wasm' -o '$named/module.wasm'" &&
+    node_modules/.bin/wasm-opt -Oz -g ${WASM_FEATURES[*]} '$named/module/aftersale_wasm_bg.wasm' -o '$named/module.wasm'" &&
     size_args+=(--named-module "$named/module.wasm")
 fi
 [ -f worker/build/index_bg.named.wasm ] && size_args+=(--named-worker "$PWD/worker/build/index_bg.named.wasm")

@@ -8,17 +8,15 @@ export PATH="$HOME/.cargo/bin:$root/node_modules/.bin:$PATH"
 export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
-(cd worker && worker-build --release) >&2
-# worker-build's wasm-bindgen step keeps the name section (~100 KB) even after wasm-opt: strip
-# it last. Only custom sections go; the code and its imports stay as the glue expects them.
+. scripts/wasm-opt-flags.sh
+# worker-build runs no wasm-opt (worker/Cargo.toml says so): its wasm-bindgen step keeps the
+# name section (~100 KB), so the optimizing and stripping happen here, with the shipped flags.
 # The named copy stays beside it (not deployed: wrangler uploads what index.js imports) for
 # `make bench`'s profiler and size attribution.
+(cd worker && worker-build --release) >&2
 wasm=worker/build/index_bg.wasm
-cp "$wasm" worker/build/index_bg.named.wasm
-"$WASM_OPT_BIN" "$wasm" -o "$wasm.stripped" --strip-debug --strip-producers \
-  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-reference-types --enable-multivalue --enable-mutable-globals >&2
-mv "$wasm.stripped" "$wasm"
+"$WASM_OPT_BIN" "$wasm" -o worker/build/index_bg.named.wasm -Oz -g "${WASM_FEATURES[@]}" >&2
+"$WASM_OPT_BIN" worker/build/index_bg.named.wasm -o "$wasm" --strip-debug --strip-producers "${WASM_FEATURES[@]}" >&2
 if [ -x scripts/build-console.sh ]; then
   scripts/build-console.sh >&2
 else

@@ -29,12 +29,9 @@ rm -rf "$OUT"
 wasm-bindgen --target web --no-typescript --out-dir "$OUT" --out-name aftersale_wasm \
   "$target_dir/wasm32-unknown-unknown/release/aftersale_wasm.wasm"
 
-# The features rustc's wasm32 target emits by default; wasm-opt must accept all of them.
-say "wasm-opt -Oz ($("$WASM_OPT" --version))"
-"$WASM_OPT" -Oz --strip-debug --strip-producers \
-  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$OUT/aftersale_wasm_bg.wasm" -o "$OUT/aftersale_wasm_bg.wasm"
+. scripts/wasm-opt-flags.sh
+say "wasm-opt ${WASM_OPT_SHIP[*]} ($("$WASM_OPT" --version))"
+"$WASM_OPT" "${WASM_OPT_SHIP[@]}" "$OUT/aftersale_wasm_bg.wasm" -o "$OUT/aftersale_wasm_bg.wasm"
 
 raw=$(wc -c <"$OUT/aftersale_wasm_bg.wasm")
 gz=$(gzip -9 -c "$OUT/aftersale_wasm_bg.wasm" | wc -c)

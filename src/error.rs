@@ -3,6 +3,7 @@
 //! Every error maps onto one of the proxy's error codes (SPEC.md §3) through [`Error::code`], so
 //! the Worker and the npm module never have to guess how to present it.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
@@ -82,6 +83,52 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// The proxy's error answer (SPEC.md §3): written by the Worker, read back by its handlers and
+/// by the npm client. Members serialize in SPEC's order (`code`, `message`, `upstream`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorBody<'a> {
+    #[serde(borrow)]
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorDetail<'a> {
+    #[serde(borrow)]
+    pub code: Cow<'a, str>,
+    #[serde(borrow)]
+    pub message: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub upstream: Option<UpstreamDetail<'a>>,
+}
+
+/// The upstream's own error, as the proxy reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UpstreamDetail<'a> {
+    #[serde(borrow)]
+    pub platform: Cow<'a, str>,
+    #[serde(borrow)]
+    pub code: Cow<'a, str>,
+    #[serde(borrow)]
+    pub message: Cow<'a, str>,
+}
+
+impl<'a> From<&'a UpstreamError> for UpstreamDetail<'a> {
+    fn from(e: &'a UpstreamError) -> Self {
+        UpstreamDetail {
+            platform: Cow::Borrowed(e.platform.as_str()),
+            code: Cow::Borrowed(&e.code),
+            message: Cow::Borrowed(&e.message),
+        }
+    }
+}
+
+impl ErrorBody<'_> {
+    /// The body's JSON text; a body of strings always serializes.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// Everything that can go wrong in the core.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -121,6 +168,21 @@ impl Error {
             Error::Protocol(ProtocolError::RetriesExhausted { last, .. }) => last.as_deref(),
             Error::Protocol(ProtocolError::AuthFailedAfterRefresh(e)) => Some(e),
             _ => None,
+        }
+    }
+
+    /// The proxy's error body for this error.
+    pub fn to_body(&self) -> ErrorBody<'static> {
+        ErrorBody {
+            error: ErrorDetail {
+                code: Cow::Borrowed(self.code().as_str()),
+                message: Cow::Owned(alloc::string::ToString::to_string(self)),
+                upstream: self.upstream().map(|u| UpstreamDetail {
+                    platform: Cow::Borrowed(u.platform.as_str()),
+                    code: Cow::Owned(u.code.clone()),
+                    message: Cow::Owned(u.message.clone()),
+                }),
+            },
         }
     }
 

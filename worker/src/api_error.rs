@@ -2,36 +2,19 @@
 //! and the upstream's own error where there was one. Built from the core's errors, so the two
 //! never disagree on what a failure means.
 
-use aftersale::{Error, ErrorCode};
-use serde::Serialize;
-use worker::{Headers, Response};
+use std::borrow::Cow;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct UpstreamDetail {
-    pub platform: String,
-    pub code: String,
-    pub message: String,
-}
+use aftersale::error::{ErrorBody, ErrorDetail, UpstreamDetail};
+use aftersale::{Error, ErrorCode};
+use worker::{Headers, Response};
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
-    pub upstream: Option<UpstreamDetail>,
+    pub upstream: Option<UpstreamDetail<'static>>,
     /// Seconds, for 429 answers.
     pub retry_after_s: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct Body<'e> {
-    error: Inner<'e>,
-}
-
-#[derive(Serialize)]
-struct Inner<'e> {
-    code: &'static str,
-    message: &'e str,
-    upstream: Option<&'e UpstreamDetail>,
 }
 
 impl ApiError {
@@ -53,11 +36,14 @@ impl ApiError {
     }
 
     pub fn to_json(&self) -> String {
-        let body = Body {
-            error: Inner { code: self.code.as_str(), message: &self.message, upstream: self.upstream.as_ref() },
-        };
-        serde_json::to_string(&body)
-            .unwrap_or_else(|_| String::from(r#"{"error":{"code":"internal","message":"error","upstream":null}}"#))
+        ErrorBody {
+            error: ErrorDetail {
+                code: Cow::Borrowed(self.code.as_str()),
+                message: Cow::Borrowed(&self.message),
+                upstream: self.upstream.clone(),
+            },
+        }
+        .to_json()
     }
 
     pub fn to_response(&self) -> worker::Result<Response> {
@@ -71,30 +57,14 @@ impl ApiError {
 
     /// Reads an error answer of the account object back (the inverse of `to_json`).
     pub fn from_json(status: u16, body: &str, retry_after_s: Option<u64>) -> ApiError {
-        #[derive(serde::Deserialize)]
-        struct B {
-            error: I,
-        }
-        #[derive(serde::Deserialize)]
-        struct I {
-            code: String,
-            message: String,
-            upstream: Option<U>,
-        }
-        #[derive(serde::Deserialize)]
-        struct U {
-            platform: String,
-            code: String,
-            message: String,
-        }
-        match serde_json::from_str::<B>(body) {
+        match serde_json::from_str::<ErrorBody<'_>>(body) {
             Ok(b) => ApiError {
-                code: code_from_str(&b.error.code),
-                message: b.error.message,
+                code: ErrorCode::from_name(&b.error.code).unwrap_or(ErrorCode::Internal),
+                message: b.error.message.into_owned(),
                 upstream: b.error.upstream.map(|u| UpstreamDetail {
-                    platform: u.platform,
-                    code: u.code,
-                    message: u.message,
+                    platform: Cow::Owned(u.platform.into_owned()),
+                    code: Cow::Owned(u.code.into_owned()),
+                    message: Cow::Owned(u.message.into_owned()),
                 }),
                 retry_after_s,
             },
@@ -103,18 +73,10 @@ impl ApiError {
     }
 }
 
-fn code_from_str(s: &str) -> ErrorCode {
-    ErrorCode::from_name(s).unwrap_or(ErrorCode::Internal)
-}
-
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         let code = e.code();
-        let upstream = e.upstream().map(|u| UpstreamDetail {
-            platform: u.platform.to_string(),
-            code: u.code.clone(),
-            message: u.message.clone(),
-        });
+        let upstream = e.to_body().error.upstream;
         let retry_after_s = (code == ErrorCode::RateLimited).then(|| match e.upstream().map(|u| u.class) {
             Some(aftersale::error::UpstreamClass::QuotaExhausted) => 3600,
             _ => 10,

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+use aftersale::error::ErrorBody;
 use aftersale::time::Date;
 use aftersale::{ErrorCode, Kind, Platform, Status};
 use js_sys::Function;
@@ -254,31 +255,14 @@ pub fn retry_after_ms(value: &str, now_ms: f64, parse_date: impl Fn(&str) -> Opt
     parse_date(value).map(|at| (at - now_ms).max(0.0))
 }
 
-#[derive(Deserialize)]
-struct ErrorBody<'a> {
-    #[serde(borrow)]
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail<'a> {
-    #[serde(default, borrow)]
-    code: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    message: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    upstream: Option<&'a RawValue>,
-}
-
 /// The error a non-2xx proxy answer stands for. `route` is `GET /v1/...` without the query, so
 /// messages never carry cursors or the host.
 pub fn proxy_error(route: &str, status: u16, body: &str) -> ApiError {
     let parsed = serde_json::from_str::<ErrorBody<'_>>(body).ok();
     let detail = parsed.as_ref().map(|b| &b.error);
-    let code =
-        detail.and_then(|d| d.code.as_deref()).and_then(code_from_str).unwrap_or_else(|| code_for_status(status));
-    let said = match detail.and_then(|d| d.message.as_deref()) {
-        Some(m) => m.to_owned(),
+    let code = detail.and_then(|d| code_from_str(&d.code)).unwrap_or_else(|| code_for_status(status));
+    let said = match detail.map(|d| &d.message) {
+        Some(m) => m.to_string(),
         None => {
             let snippet: String = body.trim().chars().take(200).collect();
             if snippet.is_empty() {
@@ -288,7 +272,7 @@ pub fn proxy_error(route: &str, status: u16, body: &str) -> ApiError {
             }
         }
     };
-    let upstream = detail.and_then(|d| d.upstream).map(|u| u.get()).filter(|u| *u != "null").map(str::to_owned);
+    let upstream = detail.and_then(|d| d.upstream.as_ref()).and_then(|u| serde_json::to_string(u).ok());
     ApiError {
         code,
         message: format!("proxy answered HTTP {status} ({}) to {route}: {said}", code.as_str()),

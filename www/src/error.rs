@@ -53,16 +53,8 @@ impl ApiError {
 
 impl From<aftersale::Error> for ApiError {
     fn from(e: aftersale::Error) -> Self {
-        // Written by hand to keep SPEC.md's member order (serde_json's maps sort keys).
-        let upstream = e.upstream().map(|u| {
-            let text = |s: &str| serde_json::Value::from(s).to_string();
-            format!(
-                r#"{{"platform":{},"code":{},"message":{}}}"#,
-                text(u.platform.as_str()),
-                text(&u.code),
-                text(&u.message)
-            )
-        });
+        // The body type's member order is SPEC.md's.
+        let upstream = e.to_body().error.upstream.and_then(|u| serde_json::to_string(&u).ok());
         ApiError { code: e.code(), message: e.to_string(), status: None, upstream, retry_after: None }
     }
 }
