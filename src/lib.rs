@@ -34,7 +34,7 @@ pub use upstreams::*;
 
 // The paths of earlier releases (SPEC.md §6 and the adapters use them).
 pub use model::{money, time};
-pub(crate) use parse::{envelope, normalize, tolerant, wire};
+
 pub use protocol::{account, call, cursor, http, pacing, paginate, query, retry, token, upstream};
 
 use alloc::string::String;
@@ -43,7 +43,7 @@ use alloc::vec::Vec;
 pub use error::{Error, ErrorCode};
 pub use model::{AfterSale, Kind, Order, OrderStatus, Platform, Status};
 pub use money::{Currency, Money};
-pub use normalize::{NormalizeOptions, Page};
+pub use parse::normalize::{NormalizeOptions, Page};
 pub use time::{Date, Timestamp};
 
 /// Normalizes an upstream list body into after-sales (SPEC.md §6).
@@ -109,11 +109,11 @@ fn read_tolerantly<T>(
     if serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok() {
         return Err(Error::Parse(strict));
     }
-    match tolerant::repair(body) {
+    match parse::tolerant::repair(body) {
         Ok(repaired) => normalize(&repaired).map_err(|e| match e {
             // Positions and text would be those of the repaired copy: point at the original.
             Error::Parse(mut p) => {
-                let message = wire::strip_position(&p.message);
+                let message = parse::wire::strip_position(&p.message);
                 p.message = alloc::format!("{message} (in the body read as documentation-style JSON)");
                 p.offset = None;
                 p.body = String::from(body);

@@ -17,8 +17,8 @@ use serde_json::value::RawValue;
 pub mod money;
 pub mod time;
 
-use crate::money::Money;
-use crate::time::Timestamp;
+use crate::model::money::Money;
+use crate::model::time::Timestamp;
 use crate::Error;
 
 /// The four upstreams, by the ids of SPEC.md §2.
@@ -71,6 +71,25 @@ impl<'de> serde::Deserialize<'de> for Platform {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s: Cow<'de, str> = serde::Deserialize::deserialize(d)?;
         s.parse().map_err(|e: Error| serde::de::Error::custom(e))
+    }
+}
+
+/// Which date the `[from, to)` range applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateField {
+    Created,
+    Updated,
+    Refunded,
+}
+
+impl DateField {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DateField::Created => "created",
+            DateField::Updated => "updated",
+            DateField::Refunded => "refunded",
+        }
     }
 }
 

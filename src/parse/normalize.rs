@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{InvalidValue, ParseError, UpstreamClass, UpstreamError};
+use crate::model::money::Money;
+use crate::model::time::{Timestamp, CHINA_OFFSET_MINUTES};
 use crate::model::{AfterSale, Platform};
-use crate::money::Money;
-use crate::time::{Timestamp, CHINA_OFFSET_MINUTES};
-use crate::wire::{self, Int, Text};
+use crate::parse::wire::{self, Int, Text};
 use crate::Error;
 
 /// How to normalize.

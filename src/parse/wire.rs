@@ -42,11 +42,11 @@ macro_rules! wire_struct {
                     fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
                         let mut out = $name { $( $field: None, )* _body: core::marker::PhantomData };
                         let mut buf = [0u8; 48];
-                        while let Some(key) = map.next_key::<$crate::wire::Key<'de>>()? {
-                            match $crate::wire::fold_key(&key.0, &mut buf) {
+                        while let Some(key) = map.next_key::<$crate::parse::wire::Key<'de>>()? {
+                            match $crate::parse::wire::fold_key(&key.0, &mut buf) {
                                 $(
                                     stringify!($field) $( | $alias )* => {
-                                        $crate::wire::read_field(&mut map, &mut out.$field, stringify!($field))?;
+                                        $crate::parse::wire::read_field(&mut map, &mut out.$field, stringify!($field))?;
                                     }
                                 )*
                                 _ => {

@@ -5,7 +5,6 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::model::Platform;
-use crate::upstream::Upstream;
 use crate::Error;
 
 /// A secret string: `Debug` and `Display` print `[redacted]`, so it cannot leak into logs.
@@ -34,7 +33,7 @@ impl fmt::Display for Secret {
     }
 }
 
-/// An account's credentials, by the keys of its upstream's [`CredentialField`](crate::upstream::CredentialField)s.
+/// An account's credentials, by the keys of its upstream's [`CredentialField`](crate::protocol::upstream::CredentialField)s.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credentials(Vec<(&'static str, Secret)>);
 
@@ -85,19 +84,15 @@ impl Account {
         self
     }
 
-    pub fn upstream(&self) -> &'static dyn Upstream {
-        self.platform.upstream()
-    }
-
     /// Whether this account serves `platform`.
     pub fn serves(&self, platform: Platform) -> bool {
-        platform.upstream().account_kind() == self.upstream().account_kind()
+        platform.upstream().account_kind() == self.platform.upstream().account_kind()
     }
 
     /// A name for the account that reveals no secret: one Durable Object per value. The first
     /// credential that is not secret (an app id) tells accounts of one kind apart.
     pub fn key(&self) -> String {
-        let upstream = self.upstream();
+        let upstream = self.platform.upstream();
         let id = upstream
             .credentials()
             .iter()

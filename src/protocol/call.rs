@@ -18,14 +18,14 @@
 
 use alloc::string::String;
 
-use crate::account::Account;
 use crate::error::{ProtocolError, UpstreamClass, UpstreamError};
-use crate::http::{Request, Response};
 use crate::model::Platform;
-use crate::pacing::{Pace, Pacer, RateLimit};
-use crate::retry::RetryPolicy;
-use crate::token::{TokenManager, TokenPoll, FETCH_TIMEOUT_MS};
-use crate::upstream::{classify_response, ListPage, Lookup, Upstream};
+use crate::protocol::account::Account;
+use crate::protocol::http::{Request, Response};
+use crate::protocol::pacing::{Pace, Pacer, RateLimit};
+use crate::protocol::retry::RetryPolicy;
+use crate::protocol::token::{TokenManager, TokenPoll, FETCH_TIMEOUT_MS};
+use crate::protocol::upstream::{classify_response, ListPage, Lookup, Upstream};
 use crate::Error;
 
 /// Which upstream call to make: one of the platform's list pages or lookups. Serializable, so
@@ -88,7 +88,7 @@ impl AccountState {
 
     /// With the account's own retry policy, which its token fetches back off by too.
     pub fn with_retry(account: Account, retry: RetryPolicy) -> AccountState {
-        let limit = account.upstream().rate_limit();
+        let limit = account.platform.upstream().rate_limit();
         AccountState { tokens: TokenManager::new(account).with_retry(retry), pacer: Pacer::new(limit), retry }
     }
 

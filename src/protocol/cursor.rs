@@ -10,10 +10,10 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::model::time::Date;
 use crate::model::{Kind, Platform, Status};
-use crate::paginate::PagerState;
-use crate::query::{DateField, ListQuery};
-use crate::time::Date;
+use crate::protocol::paginate::PagerState;
+use crate::protocol::query::{DateField, ListQuery};
 use crate::Error;
 
 const VERSION: u8 = 1;

@@ -14,12 +14,12 @@
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
-use crate::call::CallSpec;
+use crate::model::time::Date;
 use crate::model::AfterSale;
-use crate::normalize::Page;
-use crate::query::ListQuery;
-use crate::time::Date;
-use crate::upstream::{ListPage, ListScheme, Paging};
+use crate::parse::normalize::Page;
+use crate::protocol::call::CallSpec;
+use crate::protocol::query::ListQuery;
+use crate::protocol::upstream::{ListPage, ListScheme, Paging};
 use crate::Error;
 
 /// Where a pagination stands; small enough to travel in a cursor.

@@ -4,29 +4,11 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::model::time::Date;
+pub use crate::model::DateField;
 use crate::model::{AfterSale, Kind, Platform, Status};
-use crate::time::Date;
-use crate::upstream::ListScheme;
+use crate::protocol::upstream::ListScheme;
 use crate::Error;
-
-/// Which date the `[from, to)` range applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DateField {
-    Created,
-    Updated,
-    Refunded,
-}
-
-impl DateField {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DateField::Created => "created",
-            DateField::Updated => "updated",
-            DateField::Refunded => "refunded",
-        }
-    }
-}
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;

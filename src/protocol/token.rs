@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use alloc::collections::VecDeque;
 
-use crate::account::{Account, Secret};
 use crate::error::{ProtocolError, UpstreamClass, UpstreamError};
-use crate::http::{Request, Response};
 use crate::model::Platform;
-use crate::normalize;
-use crate::retry::RetryPolicy;
-use crate::upstream::{http_upstream_error, TokenAsk, Upstream};
-use crate::wire::{wire_struct, Int, Text};
+use crate::parse::normalize;
+use crate::parse::wire::{wire_struct, Int, Text};
+use crate::protocol::account::{Account, Secret};
+use crate::protocol::http::{Request, Response};
+use crate::protocol::retry::RetryPolicy;
+use crate::protocol::upstream::{http_upstream_error, TokenAsk, Upstream};
 use crate::Error;
 
 /// A fetch that has not answered by then is presumed lost; another caller may try.
@@ -211,7 +211,7 @@ impl TokenManager {
     }
 
     fn upstream(&self) -> &'static dyn Upstream {
-        self.account.upstream()
+        self.account.platform.upstream()
     }
 
     pub fn current(&self) -> Option<&AccessToken> {

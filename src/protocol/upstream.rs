@@ -6,15 +6,15 @@
 
 use alloc::string::String;
 
-use crate::account::{Account, Credentials};
 use crate::error::{UpstreamClass, UpstreamError};
-use crate::http::{Request, Response};
-use crate::model::{Kind, Order, Platform};
-use crate::normalize::{NormalizeOptions, Page};
-use crate::pacing::RateLimit;
-use crate::query::DateField;
-use crate::time::Date;
-use crate::{envelope, Error};
+use crate::model::time::Date;
+use crate::model::{DateField, Kind, Order, Platform};
+use crate::parse::envelope;
+use crate::parse::normalize::{NormalizeOptions, Page};
+use crate::protocol::account::{Account, Credentials};
+use crate::protocol::http::{Request, Response};
+use crate::protocol::pacing::RateLimit;
+use crate::Error;
 
 /// One credential an upstream account needs, and the Worker variable it comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

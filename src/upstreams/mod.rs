@@ -3,7 +3,7 @@
 //! `Platform` variant and one arm here.
 
 use crate::model::Platform;
-use crate::upstream::Upstream;
+use crate::protocol::upstream::Upstream;
 
 pub mod lingxing;
 pub mod wechat;

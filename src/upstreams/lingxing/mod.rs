@@ -10,16 +10,16 @@ use alloc::vec::Vec;
 
 use serde_json::value::RawValue;
 
-use crate::account::{Account, Credentials};
 use crate::error::{SignError, UpstreamClass};
-use crate::http::Request;
+use crate::model::money::{self, Currency, Decimal, Money};
 use crate::model::{AfterSale, Buyer, Item, Kind, Platform, ReturnLogistics, Status, StatusRaw};
-use crate::money::{self, Currency, Decimal, Money};
-use crate::normalize::{self, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
-use crate::pacing::RateLimit;
-use crate::query::DateField;
-use crate::upstream::{CredentialField, ListPage, ListScheme, Paging, TokenAsk, TokenFetch, Upstream};
-use crate::wire::{wire_struct, Int, List, Text};
+use crate::parse::normalize::{self, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
+use crate::parse::wire::{wire_struct, Int, List, Text};
+use crate::protocol::account::{Account, Credentials};
+use crate::protocol::http::Request;
+use crate::protocol::pacing::RateLimit;
+use crate::protocol::query::DateField;
+use crate::protocol::upstream::{CredentialField, ListPage, ListScheme, Paging, TokenAsk, TokenFetch, Upstream};
 use crate::Error;
 
 pub mod request;
@@ -283,7 +283,7 @@ fn map_record<'a>(
             Some("1") => Kind::Refund,
             Some("2") => Kind::ReturnRefund,
             Some("3") => Kind::Exchange,
-            Some(name) => crate::xiaoe::kind_from_chinese(name).ok_or_else(|| {
+            Some(name) => crate::upstreams::xiaoe::kind_from_chinese(name).ok_or_else(|| {
                 ctx.invalid("item_list.after_type", name, "unknown after-sale type (expected 退款, 退货 or 换货)")
             })?,
             None => return Err(ctx.invalid("item_list.after_type", "", "missing")),

@@ -4,11 +4,11 @@ use alloc::string::{String, ToString};
 
 use serde_json::{Map, Value};
 
-use crate::http::{self, Method, Request};
+use crate::model::time::Date;
 use crate::model::Kind;
-use crate::query::DateField;
-use crate::time::Date;
-use crate::upstream::ListPage;
+use crate::protocol::http::{self, Method, Request};
+use crate::protocol::query::DateField;
+use crate::protocol::upstream::ListPage;
 use crate::Error;
 
 fn form_post(url: String, fields: &[(&str, &str)]) -> Request {

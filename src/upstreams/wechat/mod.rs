@@ -1,16 +1,16 @@
 //! WeChat: the transaction component's after-sales (`shop`, seed 000) and the Mini Store's order
 //! details (`store`, seed 002). Both share one appid, one access token and one error table.
 
-use crate::account::Account;
 use crate::error::UpstreamClass;
-use crate::http::Request;
 use crate::model::{Order, Platform};
-use crate::normalize::{self, NormalizeOptions, Page};
-use crate::pacing::RateLimit;
-use crate::upstream::{
+use crate::parse::normalize::{self, NormalizeOptions, Page};
+use crate::parse::wire::{wire_struct, Int, Text};
+use crate::protocol::account::Account;
+use crate::protocol::http::Request;
+use crate::protocol::pacing::RateLimit;
+use crate::protocol::upstream::{
     numeric_code, CredentialField, ForceRefreshLimit, ListScheme, Lookup, LookupKind, TokenAsk, TokenFetch, Upstream,
 };
-use crate::wire::{wire_struct, Int, Text};
 use crate::Error;
 
 pub mod request;

@@ -4,8 +4,8 @@ use alloc::string::String;
 
 use serde_json::{Map, Value};
 
-use crate::http::{self, Method, Request};
-pub use crate::upstream::OrderRef;
+use crate::protocol::http::{self, Method, Request};
+pub use crate::protocol::upstream::OrderRef;
 
 /// `POST /cgi-bin/stable_token`: the token shared by every caller of the appid; fetching it does
 /// not invalidate the previous one (unless `force_refresh`).

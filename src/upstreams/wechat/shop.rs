@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 use serde_json::value::RawValue;
 
 use crate::model::{AfterSale, Buyer, Item, Kind, Platform, Status, StatusRaw};
-use crate::normalize::{map_records, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
-use crate::wire::{wire_struct, Int, List, Text};
+use crate::parse::normalize::{map_records, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
+use crate::parse::wire::{wire_struct, Int, List, Text};
 use crate::Error;
 
 const PLATFORM: Platform = Platform::WechatShop;

@@ -12,8 +12,8 @@ use serde_json::value::RawValue;
 use crate::model::{
     Address, Buyer, Delivery, Order, OrderItem, OrderPrice, OrderStatus, Payment, Platform, ShippedItem, StatusRaw,
 };
-use crate::normalize::{self, parse_body, text, NormalizeOptions, RecordCtx};
-use crate::wire::{wire_struct, Flag, Int, List, Text};
+use crate::parse::normalize::{self, parse_body, text, NormalizeOptions, RecordCtx};
+use crate::parse::wire::{wire_struct, Flag, Int, List, Text};
 use crate::Error;
 
 const PLATFORM: Platform = Platform::WechatStore;
@@ -191,7 +191,7 @@ pub fn parse_order<'a>(body: &'a str, options: NormalizeOptions) -> Result<Order
     let raw = env.order.ok_or_else(|| normalize::missing(PLATFORM, body, "order"))?;
     let order: WechatStoreOrder<'a> = serde_json::from_str(raw.get()).map_err(|e| {
         let mut err = normalize::parse_error(PLATFORM, raw.get(), &e);
-        err.message = crate::wire::message_under("order", &e.to_string());
+        err.message = crate::parse::wire::message_under("order", &e.to_string());
         // The order was parsed on its own: move its position into the body's (the raw value
         // borrows from the body, so its address says where it starts).
         let start = (raw.get().as_ptr() as usize).checked_sub(body.as_ptr() as usize).filter(|&s| s <= body.len());

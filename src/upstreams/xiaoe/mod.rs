@@ -9,15 +9,17 @@ use alloc::vec::Vec;
 
 use serde_json::value::RawValue;
 
-use crate::account::Account;
 use crate::error::UpstreamClass;
-use crate::http::Request;
 use crate::model::{AfterSale, Buyer, Item, Kind, Platform, Status, StatusRaw};
-use crate::normalize::{self, map_records, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
-use crate::pacing::RateLimit;
-use crate::query::DateField;
-use crate::upstream::{numeric_code, CredentialField, ListPage, ListScheme, Paging, TokenAsk, TokenFetch, Upstream};
-use crate::wire::{wire_struct, Int, List, Text};
+use crate::parse::normalize::{self, map_records, parse_body, parse_records, text, NormalizeOptions, Page, RecordCtx};
+use crate::parse::wire::{wire_struct, Int, List, Text};
+use crate::protocol::account::Account;
+use crate::protocol::http::Request;
+use crate::protocol::pacing::RateLimit;
+use crate::protocol::query::DateField;
+use crate::protocol::upstream::{
+    numeric_code, CredentialField, ListPage, ListScheme, Paging, TokenAsk, TokenFetch, Upstream,
+};
 use crate::Error;
 
 pub mod request;

@@ -1,10 +1,10 @@
 //! Xiaoe requests: the token and the after-sale list.
 
-use crate::http::{self, Method, Request};
-use crate::pacing::RateLimit;
-use crate::query::DateField;
-use crate::time::Date;
-use crate::upstream::ListPage;
+use crate::model::time::Date;
+use crate::protocol::http::{self, Method, Request};
+use crate::protocol::pacing::RateLimit;
+use crate::protocol::query::DateField;
+use crate::protocol::upstream::ListPage;
 
 /// `GET /token?app_id&client_id&secret_key&grant_type=client_credential`.
 pub fn token_request(base_url: &str, app_id: &str, client_id: &str, secret_key: &str) -> Request {
