@@ -29,7 +29,11 @@ pub mod protocol;
 pub mod error;
 pub mod lingxing;
 pub mod wechat;
+pub mod wechat_channels;
 pub mod xiaoe;
+
+/// Verification and decryption of WeChat Channels pushes (SPEC.md §8).
+pub use wechat_channels::push as wechat_push;
 
 // The paths of earlier releases (SPEC.md §6 and the adapters use them).
 pub use model::{money, time};
@@ -68,6 +72,7 @@ fn parse_page(platform: Platform, body: &str, options: NormalizeOptions) -> Resu
         Platform::WechatShop => wechat::shop::parse_page(body, options),
         Platform::Xiaoe => xiaoe::parse_page(body, options),
         Platform::Lingxing => lingxing::parse_page(body, options),
+        Platform::WechatChannels => wechat_channels::parse_page(body, options),
         Platform::WechatStore => Err(Error::invalid_request(
             "platform",
             "wechat_store answers with an order and its after-sale ids, not after-sales: normalize it as an order",

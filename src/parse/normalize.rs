@@ -20,6 +20,10 @@ use crate::Error;
 pub struct NormalizeOptions {
     /// Attach each upstream record, as it came, under `raw`.
     pub include_raw: bool,
+    /// "Now", in unix seconds, for upstreams whose overdue flag depends on a deadline
+    /// (`wechat_channels`). The core has no clock: without it, only a status that itself says
+    /// overdue sets `overdue`.
+    pub now_unix_s: Option<i64>,
 }
 
 /// One upstream page, normalized.

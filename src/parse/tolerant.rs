@@ -906,7 +906,10 @@ mod tests {
                 include_str!("../../tests/golden/wechat_shop.as_written_closed.txt"),
                 include_str!("../../tests/golden/wechat_shop.clean.json"),
             ),
-            (include_str!("../../tests/golden/xiaoe.as_written.txt"), include_str!("../../tests/golden/xiaoe.clean.json")),
+            (
+                include_str!("../../tests/golden/xiaoe.as_written.txt"),
+                include_str!("../../tests/golden/xiaoe.clean.json"),
+            ),
             (
                 include_str!("../../tests/golden/lingxing.as_written.txt"),
                 include_str!("../../tests/golden/lingxing.clean.json"),

@@ -320,7 +320,7 @@ impl UpstreamCall {
 
 /// WeChat's 45011 is a per-minute limit: the next minute is the earliest useful retry.
 fn minute_limit_wait(e: &UpstreamError, now_ms: u64) -> Option<u64> {
-    (e.platform == Platform::WechatShop || e.platform == Platform::WechatStore)
+    matches!(e.platform, Platform::WechatShop | Platform::WechatStore | Platform::WechatChannels)
         .then_some(())
         .filter(|()| e.code == "45011")
         .map(|()| 60_000 - now_ms % 60_000)
@@ -363,6 +363,11 @@ pub fn classify_response(platform: Platform, response: &Response) -> Result<(), 
         Platform::Lingxing => match code {
             "0" | "200" => return Ok(()),
             c => crate::lingxing::classify(c),
+        },
+        Platform::WechatChannels => match code.parse::<i64>() {
+            Ok(0) => return Ok(()),
+            Ok(c) => crate::wechat_channels::classify(c),
+            Err(_) => UpstreamClass::Other,
         },
     };
     Err(UpstreamError { platform, code: String::from(code), message: status.message.unwrap_or_default(), class })

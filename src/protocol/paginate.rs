@@ -201,7 +201,8 @@ impl Pager {
                 kind: q.kind,
                 amazon_order_id: q.order_id.clone(),
             }),
-            Platform::WechatShop | Platform::WechatStore => return None,
+            // wechat_channels is refused by `ListQuery::validate` until its pager is wired.
+            Platform::WechatShop | Platform::WechatStore | Platform::WechatChannels => return None,
         })
     }
 

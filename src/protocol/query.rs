@@ -172,6 +172,9 @@ impl ListQuery {
                 "platform",
                 "wechat_store has no after-sale list by date: use /v1/orders/{order_id}?platform=wechat_store",
             )),
+            (Platform::WechatChannels, _) => {
+                Err(Error::invalid_request("platform", "wechat_channels is not wired yet (its list by date is coming)"))
+            }
             (Platform::Lingxing, DateField::Refunded) => Err(Error::invalid_request(
                 "date_field",
                 "lingxing cannot filter by refund date (only created = after-sale time, or updated)",

@@ -92,7 +92,7 @@ impl Config {
     /// The upstream account serving `platform`, or a 400 naming the missing variables.
     pub fn account(&self, platform: Platform) -> Result<Account, ApiError> {
         if self.sandbox {
-            return Ok(sandbox_account(platform));
+            return sandbox_account(platform);
         }
         let e = &self.env;
         let missing = |names: &[(&str, bool)]| {
@@ -126,6 +126,7 @@ impl Config {
                     ]))
                 }
             },
+            Platform::WechatChannels => return Err(channels_not_wired()),
             Platform::Lingxing => match (&e.lingxing_app_id, &e.lingxing_app_secret) {
                 (Some(app_id), Some(secret)) => {
                     if app_id.len() != 16 {
@@ -149,11 +150,17 @@ impl Config {
     }
 }
 
-fn sandbox_account(platform: Platform) -> Account {
+fn sandbox_account(platform: Platform) -> Result<Account, ApiError> {
     let [wechat, xiaoe, lingxing] = sandbox::sandbox_accounts();
-    match platform {
+    Ok(match platform {
         Platform::WechatShop | Platform::WechatStore => wechat,
         Platform::Xiaoe => xiaoe,
         Platform::Lingxing => lingxing,
-    }
+        Platform::WechatChannels => return Err(channels_not_wired()),
+    })
+}
+
+/// Until the upstream registry wires it (credentials, sandbox, routes).
+fn channels_not_wired() -> ApiError {
+    ApiError::invalid_request("platform", "wechat_channels is not wired yet")
 }

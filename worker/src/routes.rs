@@ -87,7 +87,7 @@ fn list_query(
 }
 
 fn options(query: &ListQuery) -> NormalizeOptions {
-    NormalizeOptions { include_raw: query.include_raw }
+    NormalizeOptions { include_raw: query.include_raw, ..Default::default() }
 }
 
 fn push_records(out: &mut String, records: &[AfterSale<'_>], count: &mut usize) -> Result<(), ApiError> {
@@ -309,7 +309,8 @@ pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_i
     let raw = include_raw(&pairs)?;
     let spec = CallSpec::WechatShopAfterSales(WechatShopAfterSales { order: order.clone(), openid });
     let body = call_account(env, config, Platform::WechatShop, spec).await?;
-    let mut page = normalize_page(Platform::WechatShop, &body, NormalizeOptions { include_raw: raw })?;
+    let mut page =
+        normalize_page(Platform::WechatShop, &body, NormalizeOptions { include_raw: raw, ..Default::default() })?;
     // The upstream's records need not repeat the order they belong to; the request names it.
     for r in &mut page.records {
         match &order {
@@ -333,7 +334,7 @@ pub async fn order(req: &Request, env: &Env, config: &Config, order_id: &str) ->
     let raw = include_raw(&pairs)?;
     let spec = CallSpec::WechatStoreOrder(WechatStoreOrderGet { order_id: order_id.to_string() });
     let body = call_account(env, config, Platform::WechatStore, spec).await?;
-    let order = normalize_order(&body, NormalizeOptions { include_raw: raw })?;
+    let order = normalize_order(&body, NormalizeOptions { include_raw: raw, ..Default::default() })?;
     let json = serde_json::to_string(&order).map_err(|e| ApiError::internal(e.to_string()))?;
     json_response(format!(r#"{{"data":{json}}}"#))
 }

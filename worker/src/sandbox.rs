@@ -2348,7 +2348,7 @@ mod tests {
     /// 2025-10-09T08:53:20Z.
     const NOW: u64 = 1_760_000_000_000;
     const TOKEN: &str = "sandbox-test-token";
-    const RAW: NormalizeOptions = NormalizeOptions { include_raw: true };
+    const RAW: NormalizeOptions = NormalizeOptions { include_raw: true, now_unix_s: None };
 
     fn date(s: &str) -> Date {
         Date::parse(s).unwrap()
