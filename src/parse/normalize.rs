@@ -66,7 +66,9 @@ pub(crate) fn parse_body<'a, T: Deserialize<'a>>(platform: Platform, body: &'a s
 pub(crate) fn parse_error(platform: Platform, body: &str, e: &serde_json::Error) -> ParseError {
     let msg = wire::clean_message(&e.to_string());
     let offset = byte_offset(body, e.line(), e.column());
-    let message = if e.is_eof() {
+    // An EOF inside a field comes back wrapped (with the field's path) and no longer says it
+    // is one; its text still does.
+    let message = if e.is_eof() || msg.contains("EOF while parsing") {
         alloc::format!("the body ends early (truncated JSON?): {msg}")
     } else if body.trim().is_empty() {
         "the body is empty".to_string()
