@@ -47,6 +47,43 @@ fn normalize_gives_the_one_after_sale_of_a_detail_answer() {
 }
 
 #[test]
+fn completion_is_the_refund_only_when_money_went_back() {
+    let with = |status: &str, kind: &str| {
+        let body = RETURN
+            .replace("\"MERCHANT_WAIT_RECEIPT\"", &format!("\"{status}\""))
+            .replace("\"RETURN\"", &format!("\"{kind}\""))
+            .replace("\"deadline\": 1714285245", "\"complete_time\": 1714285245");
+        normalized(Platform::WechatChannels, &body, false).unwrap()
+    };
+    let out = with("MERCHANT_RETURN_SUCCESS", "RETURN");
+    assert_eq!((&out[0]["status"], &out[0]["refunded_at"]), (&json!("completed"), &json!("2024-04-28T14:20:45+08:00")));
+    let out = with("MERCHANT_EXCHANGE_SUCCESS", "EXCHANGE");
+    assert_eq!(
+        (&out[0]["kind"], &out[0]["status"], &out[0]["refunded_at"]),
+        (&json!("exchange"), &json!("completed"), &Value::Null)
+    );
+    let out = with("USER_WAIT_RECEIPT", "RESHIP");
+    assert_eq!((&out[0]["kind"], &out[0]["status"]), (&json!("exchange"), &json!("awaiting_buyer_receipt")));
+    let out = with("MERCHANT_FAIL", "REFUND");
+    assert_eq!(
+        (&out[0]["kind"], &out[0]["status"], &out[0]["refunded_at"]),
+        (&json!("refund"), &json!("closed"), &Value::Null)
+    );
+}
+
+#[test]
+fn reasons_prefer_the_text_then_the_legacy_literal_then_the_code() {
+    let reason = |edit: &str| {
+        let body = RETURN.replace("\"reason_text\": \"大小/尺寸与商品描述不符\",", edit);
+        normalized(Platform::WechatChannels, &body, false).unwrap()[0]["reason"].clone()
+    };
+    assert_eq!(reason("\"reason_text\": \"大小/尺寸与商品描述不符\","), json!("大小/尺寸与商品描述不符"));
+    // A numeric code with no text is still better than nothing.
+    assert_eq!(reason(""), json!("10000039"));
+    assert_eq!(reason("\"reason_text\": \" \","), json!("10000039"));
+}
+
+#[test]
 fn the_list_example_reads_as_ids_and_a_cursor() {
     let page = parse_list(LIST).unwrap();
     assert_eq!(
