@@ -147,6 +147,8 @@ pub enum Error {
     Protocol(ProtocolError),
     /// Writing the normalized JSON failed: a bug of ours, never the caller's or the upstream's.
     Serialize(String),
+    /// A pushed message (WeChat Channels) that did not verify or decrypt.
+    Push(PushError),
 }
 
 impl Error {
@@ -158,6 +160,7 @@ impl Error {
             Error::Sign(_) => ErrorCode::InvalidRequest,
             Error::Protocol(e) => e.code(),
             Error::Serialize(_) => ErrorCode::Internal,
+            Error::Push(e) => e.code(),
         }
     }
 
@@ -201,6 +204,7 @@ impl fmt::Display for Error {
             Error::Sign(e) => e.fmt(f),
             Error::Protocol(e) => e.fmt(f),
             Error::Serialize(why) => write!(f, "the normalized records could not be written as JSON: {why}"),
+            Error::Push(e) => e.fmt(f),
         }
     }
 }
@@ -406,6 +410,62 @@ impl fmt::Display for ProtocolError {
                 write!(f, "token refused again after a refresh: {e}")
             }
         }
+    }
+}
+
+/// Why a pushed message was refused. Every variant but [`PushError::AesKeyLength`] is the
+/// sender's: the push is not proven to come from WeChat, so it is answered 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The configured EncodingAESKey is not 43 Base64 characters for 32 bytes: our setup.
+    AesKeyLength { len: usize },
+    /// The body is not the JSON envelope `{"ToUserName","Encrypt"}`.
+    Envelope { reason: String },
+    /// The signature does not match (or is not 40 hex digits).
+    Signature,
+    /// `Encrypt` is not Base64 of whole 32-byte blocks.
+    Ciphertext,
+    /// The decrypted text does not end in valid PKCS#7 padding to 32-byte blocks.
+    Padding,
+    /// The decrypted text's declared message length runs past its end.
+    Length,
+    /// The message is addressed to another appid.
+    AppId,
+    /// The message is not UTF-8 text.
+    NotText,
+}
+
+impl PushError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            PushError::AesKeyLength { .. } => ErrorCode::Internal,
+            _ => ErrorCode::Unauthorized,
+        }
+    }
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("push refused: ")?;
+        match self {
+            PushError::AesKeyLength { len } => {
+                write!(f, "the EncodingAESKey must be 43 Base64 characters (32 bytes), got {len} characters")
+            }
+            PushError::Envelope { reason } => write!(f, "the body is not the JSON envelope with `Encrypt`: {reason}"),
+            PushError::Signature => f.write_str("the signature does not match"),
+            PushError::Ciphertext => f.write_str("`Encrypt` is not Base64 of whole 32-byte AES blocks"),
+            PushError::Padding => f.write_str("the decrypted message has no valid PKCS#7 padding"),
+            PushError::Length => f.write_str("the decrypted message's length field runs past its end"),
+            PushError::AppId => f.write_str("the message is for another appid"),
+            PushError::NotText => f.write_str("the decrypted message is not UTF-8 text"),
+        }
+    }
+}
+
+impl From<PushError> for Error {
+    fn from(e: PushError) -> Self {
+        Error::Push(e)
     }
 }
 

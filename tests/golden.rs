@@ -4,6 +4,8 @@
 //! (`*.as_written.txt`), the same example as valid JSON with the document's typo'd keys kept
 //! (`*.clean.json`), the same with the keys the tables intend (`*.intended.json`), and the
 //! normalized output worked out by hand from the seed and SPEC.md §2 (`*.expected.json`).
+//! WeChat Channels' example (facts document §5.8) is valid JSON with no typo'd key: its one
+//! file serves as all three spellings.
 
 mod common;
 
@@ -26,7 +28,7 @@ struct Fixture {
     expected: &'static str,
 }
 
-const FIXTURES: [Fixture; 4] = [
+const FIXTURES: [Fixture; 5] = [
     Fixture {
         platform: Platform::WechatShop,
         as_written: golden!("wechat_shop.as_written.txt"),
@@ -54,6 +56,13 @@ const FIXTURES: [Fixture; 4] = [
         clean: golden!("lingxing.clean.json"),
         intended: golden!("lingxing.intended.json"),
         expected: golden!("lingxing.expected.json"),
+    },
+    Fixture {
+        platform: Platform::WechatChannels,
+        as_written: golden!("wechat_channels.as_written.json"),
+        clean: golden!("wechat_channels.as_written.json"),
+        intended: golden!("wechat_channels.as_written.json"),
+        expected: golden!("wechat_channels.expected.json"),
     },
 ];
 
@@ -189,6 +198,7 @@ fn include_raw_attaches_the_upstream_record() {
             Platform::WechatShop => upstream["aftersale_Infos "].as_array().unwrap().iter().collect(),
             Platform::Xiaoe => upstream["data"]["list"].as_array().unwrap().iter().collect(),
             Platform::WechatStore => vec![&upstream["order"]],
+            Platform::WechatChannels => vec![&upstream["after_sale_order"]],
             // One upstream record, two after-sale lines: both carry the whole record.
             Platform::Lingxing => {
                 let data = upstream["data"].as_array().unwrap();
@@ -205,8 +215,8 @@ fn include_raw_attaches_the_upstream_record() {
 
 #[test]
 fn valid_as_written_examples_normalize_strictly() {
-    // Seeds 001 and 003 print valid JSON: no repair is involved.
-    for platform in [Platform::Xiaoe, Platform::Lingxing] {
+    // Seeds 001 and 003 and the Channels example print valid JSON: no repair is involved.
+    for platform in [Platform::Xiaoe, Platform::Lingxing, Platform::WechatChannels] {
         let f = fixture(platform);
         assert!(serde_json::from_str::<Value>(f.as_written).is_ok());
         assert_normalizes_to_expected("as written", f, f.as_written);
@@ -268,6 +278,9 @@ fn page_totals() {
     assert_eq!((lingxing.total, lingxing.upstream_count, lingxing.records.len()), (Some(1), 1, 2));
     let shop = page(Platform::WechatShop);
     assert_eq!((shop.total, shop.upstream_count, shop.records.len()), (Some(1), 1, 1));
+    // One after-sale by id: no total of any query.
+    let channels = page(Platform::WechatChannels);
+    assert_eq!((channels.total, channels.upstream_count, channels.records.len()), (None, 1, 1));
 }
 
 #[test]

@@ -21,12 +21,16 @@ const XIAOE: &str = golden!("xiaoe.clean.json");
 const STORE: &str = golden!("wechat_store.clean.json");
 const LINGXING: &str = golden!("lingxing.clean.json");
 const STORE_AS_WRITTEN: &str = golden!("wechat_store.as_written.txt");
+const CHANNELS: &str = golden!("wechat_channels.as_written.json");
+const CHANNELS_RETURN: &str = golden!("wechat_channels_return.json");
 
-const CLEAN: [(Platform, &str); 4] = [
+const CLEAN: [(Platform, &str); 6] = [
     (Platform::WechatShop, SHOP),
     (Platform::Xiaoe, XIAOE),
     (Platform::WechatStore, STORE),
     (Platform::Lingxing, LINGXING),
+    (Platform::WechatChannels, CHANNELS),
+    (Platform::WechatChannels, CHANNELS_RETURN),
 ];
 
 fn ok(platform: Platform, body: &str) -> Value {
@@ -79,6 +83,9 @@ fn lingxing_line(v: &mut Value, i: usize) -> &mut Value {
 }
 fn store_order(v: &mut Value) -> &mut Value {
     &mut v["order"]
+}
+fn channels_record(v: &mut Value) -> &mut Value {
+    &mut v["after_sale_order"]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,6 +172,24 @@ fn ignored_keys(platform: Platform) -> &'static [&'static str] {
         Platform::WechatStore => {
             &["offline_delivery_time", "offline_pickup_time", "distance", "on_aftersale_order_cnt"]
         }
+        Platform::WechatChannels => &[
+            "voucher_list",
+            "task_id",
+            "sku_code",
+            "fast_refund",
+            "receive_product",
+            "cancel_time",
+            "media_id_list",
+            "tel_number",
+            "wxa_vip_discounted_price",
+            "refund_reason",
+            "return_type",
+            "refund_certificates",
+            "refund_resp",
+            "sub_type",
+            "complaint_id",
+            "gen_scene",
+        ],
         Platform::Lingxing => &[
             "error_details",
             "request_id",
@@ -397,7 +422,13 @@ fn with_number(text: String, number: &str) -> String {
 
 #[test]
 fn ids_beyond_u64_are_refused_by_field() {
-    let cases: [Case; 4] = [
+    let cases: [Case; 6] = [
+        (
+            Platform::WechatChannels,
+            |v| channels_record(v)["after_sale_order_id"] = json!("__N__"),
+            "after_sale_order.after_sale_order_id",
+        ),
+        (Platform::WechatChannels, |v| channels_record(v)["order_id"] = json!("__N__"), "after_sale_order.order_id"),
         (Platform::WechatShop, |v| shop_record(v)["aftersale_id"] = json!("__N__"), "aftersale_infos[0].aftersale_id"),
         (Platform::Xiaoe, |v| xiaoe_record(v)["order_id"] = json!("__N__"), "data.list[0].order_id"),
         (Platform::Lingxing, |v| v["data"][0]["amazon_order_id"] = json!("__N__"), "data[0].amazon_order_id"),
@@ -418,7 +449,12 @@ fn ids_beyond_u64_are_refused_by_field() {
 
 #[test]
 fn money_beyond_i64_is_refused_by_field() {
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
+        (
+            Platform::WechatChannels,
+            |v| channels_record(v)["refund_info"]["amount"] = json!("__N__"),
+            "after_sale_order.refund_info.amount",
+        ),
         (Platform::WechatShop, |v| shop_record(v)["refund"] = json!("__N__"), "aftersale_infos[0].refund"),
         (Platform::Xiaoe, |v| xiaoe_record(v)["refund_money"] = json!("__N__"), "data.list[0].refund_money"),
         (
@@ -791,13 +827,21 @@ fn a_success_code_with_a_broken_payload_is_a_parse_error() {
 // Random input: never a panic
 
 fn all_platforms(body: &str) {
-    for platform in [Platform::WechatShop, Platform::Xiaoe, Platform::Lingxing] {
+    for platform in [Platform::WechatShop, Platform::Xiaoe, Platform::Lingxing, Platform::WechatChannels] {
         for include_raw in [false, true] {
-            let _ = normalize_page(platform, body, NormalizeOptions { include_raw });
+            let _ = normalize_page(platform, body, NormalizeOptions { include_raw, ..Default::default() });
         }
     }
     let _ = normalize_order(body, NormalizeOptions::default());
-    let _ = normalize_order(body, NormalizeOptions { include_raw: true });
+    let _ = normalize_order(body, NormalizeOptions { include_raw: true, ..Default::default() });
+    // Deadlines against extreme clocks.
+    for now in [i64::MIN, -1, i64::MAX] {
+        let _ = normalize_page(
+            Platform::WechatChannels,
+            body,
+            NormalizeOptions { now_unix_s: Some(now), ..Default::default() },
+        );
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -871,7 +915,8 @@ fn apply(text: &str, mutations: &[Mutation]) -> String {
     chars.into_iter().collect()
 }
 
-const ALL_TEXTS: [&str; 6] = [SHOP, XIAOE, STORE, LINGXING, STORE_AS_WRITTEN, golden!("wechat_shop.as_written.txt")];
+const ALL_TEXTS: [&str; 8] =
+    [SHOP, XIAOE, STORE, LINGXING, STORE_AS_WRITTEN, golden!("wechat_shop.as_written.txt"), CHANNELS, CHANNELS_RETURN];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
@@ -891,4 +936,145 @@ proptest! {
         let body = apply(ALL_TEXTS[which], &mutations);
         all_platforms(&body);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WeChat Channels
+
+#[test]
+fn channels_19_digit_ids_as_numbers_and_strings_are_kept_digit_for_digit() {
+    // Beyond 2^53 (9007199254740992): a float would round them.
+    let id = "1934164653012121123";
+    for quoted in [true, false] {
+        let value = if quoted { format!("\"{id}\"") } else { id.to_string() };
+        let body = CHANNELS_RETURN
+            .replace("\"1934164653012121\"", &value)
+            .replace("\"3718236871263128371\"", &value.replace("1934", "9934"))
+            .replace("\"10000041234567\"", &value.replace("1934", "8934"));
+        let out = ok(Platform::WechatChannels, &body);
+        assert_eq!(out[0]["aftersale_id"], json!(id), "quoted: {quoted}");
+        assert_eq!(out[0]["id"], json!(format!("wechat_channels:{id}")));
+        assert_eq!(out[0]["order_id"], json!("9934164653012121123"));
+        assert_eq!(out[0]["items"][0]["product_id"], json!("8934164653012121123"));
+    }
+    // A number written as a float, or with a fraction, is not an id.
+    for bad in ["1.934164653012121e18", "1934164653012121.5"] {
+        let body = CHANNELS_RETURN.replace("\"1934164653012121\"", bad);
+        let msg = parse_error_message(Platform::WechatChannels, &body);
+        assert!(
+            msg.contains("after_sale_order.after_sale_order_id") && msg.contains("not an exact integer id"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn channels_unknown_and_missing_statuses_and_types() {
+    let out = ok(
+        Platform::WechatChannels,
+        &edited(Platform::WechatChannels, |v| channels_record(v)["status"] = json!("TELEPORTED")),
+    );
+    assert_eq!(
+        (&out[0]["status"], &out[0]["status_raw"], &out[0]["overdue"]),
+        (&json!("unknown"), &json!("TELEPORTED"), &json!(false))
+    );
+    let out = ok(
+        Platform::WechatChannels,
+        &edited(Platform::WechatChannels, |v| {
+            channels_record(v).as_object_mut().unwrap().remove("status");
+        }),
+    );
+    assert_eq!((&out[0]["status"], &out[0]["status_raw"]), (&json!("unknown"), &Value::Null));
+    let out = ok(
+        Platform::WechatChannels,
+        &edited(Platform::WechatChannels, |v| channels_record(v)["status"] = json!("MERCHANT_OVERDUE_REFUND")),
+    );
+    assert_eq!((&out[0]["status"], &out[0]["overdue"]), (&json!("refunding"), &json!(true)));
+
+    let (iv, msg) = invalid_value(
+        Platform::WechatChannels,
+        &edited(Platform::WechatChannels, |v| channels_record(v)["type"] = json!("TELEPORT")),
+    );
+    assert_eq!((iv.field, iv.value.as_str(), iv.record_id.as_deref()), ("type", "TELEPORT", Some("123456")));
+    assert!(msg.contains("wechat_channels record #0 (123456): field `type`"), "{msg}");
+    let (iv, _) = invalid_value(
+        Platform::WechatChannels,
+        &edited(Platform::WechatChannels, |v| {
+            channels_record(v).as_object_mut().unwrap().remove("type");
+        }),
+    );
+    assert_eq!(iv.field, "type");
+    let (iv, _) = invalid_value(
+        Platform::WechatChannels,
+        &edited(Platform::WechatChannels, |v| channels_record(v)["after_sale_order_id"] = json!("")),
+    );
+    assert_eq!(iv.field, "after_sale_order_id");
+}
+
+#[test]
+fn channels_values_out_of_range_are_refused_by_field() {
+    for (edit, field) in [
+        ((|v| channels_record(v)["refund_info"]["amount"] = json!(-1)) as Edit, "refund_info.amount"),
+        (|v| channels_record(v)["product_info"]["count"] = json!(-2), "product_info.count"),
+        (|v| channels_record(v)["create_time"] = json!(-5), "create_time"),
+        (|v| channels_record(v)["update_time"] = json!("yesterday"), "update_time"),
+        (|v| channels_record(v)["create_time"] = json!(253402300800i64), "create_time"),
+    ] {
+        let (iv, _) = invalid_value(Platform::WechatChannels, &edited(Platform::WechatChannels, edit));
+        assert_eq!(iv.field, field);
+    }
+    // A success envelope without its record.
+    let msg = parse_error_message(Platform::WechatChannels, r#"{"errcode":0,"errmsg":"ok"}"#);
+    assert!(msg.contains("after_sale_order"), "{msg}");
+    let msg = parse_error_message(Platform::WechatChannels, r#"{"errcode":0,"after_sale_order":[]}"#);
+    assert!(msg.contains("after_sale_order: invalid type"), "{msg}");
+}
+
+#[test]
+fn channels_error_envelopes_are_reported_as_themselves() {
+    let cases = [
+        (42001, ErrorCode::UpstreamAuth),
+        (40001, ErrorCode::UpstreamAuth),
+        (45011, ErrorCode::RateLimited),
+        (45009, ErrorCode::RateLimited),
+        (-1, ErrorCode::UpstreamUnavailable),
+        (61004, ErrorCode::UpstreamAuth),
+        (10080001, ErrorCode::UpstreamAuth),
+        (10021050, ErrorCode::InvalidRequest),
+        // The window is ours: a 10020004 is never the caller's fault.
+        (10020004, ErrorCode::UpstreamError),
+        (12345, ErrorCode::UpstreamError),
+    ];
+    for (code, want) in cases {
+        let message = format!("message for {code} rid: 6340e7ea-780b30fa-0a9e752c");
+        for body in [
+            json!({ "errcode": code, "errmsg": message }).to_string(),
+            json!({ "errcode": code, "errmsg": message, "after_sale_order": "nope" }).to_string(),
+            json!({ "errcode": code.to_string(), "errmsg": message, "after_sale_order": { "type": {} } }).to_string(),
+        ] {
+            let (u, got, msg) = upstream(Platform::WechatChannels, &body);
+            assert_eq!((u.code.as_str(), u.message.as_str(), got), (&*code.to_string(), &*message, want), "{body}");
+            assert!(msg.starts_with(&format!("wechat_channels answered error {code}")), "{msg}");
+        }
+    }
+}
+
+#[test]
+fn channels_deadlines_set_overdue_only_when_passed_and_the_merchants() {
+    let options = |now| NormalizeOptions { now_unix_s: now, ..Default::default() };
+    let overdue = |body: &str, now: Option<i64>| {
+        let page = normalize_page(Platform::WechatChannels, body, options(now)).unwrap();
+        page.records[0].overdue
+    };
+    // The return fixture waits for the merchant's receipt until 1714285245 (a unix timestamp).
+    assert!(!overdue(CHANNELS_RETURN, None), "no clock, no overdue");
+    assert!(!overdue(CHANNELS_RETURN, Some(1714285245)));
+    assert!(overdue(CHANNELS_RETURN, Some(1714285246)));
+    // Read as remaining seconds: only a negative remainder has passed.
+    let remaining = |d: i64| CHANNELS_RETURN.replace("1714285245", &d.to_string());
+    assert!(!overdue(&remaining(3600), Some(i64::MAX)));
+    assert!(overdue(&remaining(-1), None));
+    // Once the buyer holds the next step, the merchant's deadline is not what is late.
+    let buyers = CHANNELS_RETURN.replace("MERCHANT_WAIT_RECEIPT", "USER_WAIT_RETURN");
+    assert!(!overdue(&buyers, Some(1714285246)));
 }

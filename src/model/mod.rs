@@ -21,17 +21,21 @@ use crate::model::money::Money;
 use crate::model::time::Timestamp;
 use crate::Error;
 
-/// The four upstreams, by the ids of SPEC.md §2.
+/// The upstreams, by the ids of SPEC.md §2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Platform {
     WechatShop,
     WechatStore,
     Xiaoe,
     Lingxing,
+    /// The WeChat Channels shop (微信小店, `channels/ec`), SPEC.md §8.
+    WechatChannels,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 4] = [Platform::WechatShop, Platform::WechatStore, Platform::Xiaoe, Platform::Lingxing];
+    // Appended last: cursors encode a platform by its position here.
+    pub const ALL: [Platform; 5] =
+        [Platform::WechatShop, Platform::WechatStore, Platform::Xiaoe, Platform::Lingxing, Platform::WechatChannels];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -39,6 +43,7 @@ impl Platform {
             Platform::WechatStore => "wechat_store",
             Platform::Xiaoe => "xiaoe",
             Platform::Lingxing => "lingxing",
+            Platform::WechatChannels => "wechat_channels",
         }
     }
 }
@@ -55,7 +60,7 @@ impl FromStr for Platform {
         Platform::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
             Error::invalid_request(
                 "platform",
-                alloc::format!("unknown platform {s:?}; expected one of wechat_shop, wechat_store, xiaoe, lingxing"),
+                alloc::format!("unknown platform {s:?}; expected one of wechat_shop, wechat_store, xiaoe, lingxing, wechat_channels"),
             )
         })
     }

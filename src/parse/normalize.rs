@@ -20,6 +20,10 @@ use crate::Error;
 pub struct NormalizeOptions {
     /// Attach each upstream record, as it came, under `raw`.
     pub include_raw: bool,
+    /// "Now", in unix seconds, for upstreams whose overdue flag depends on a deadline
+    /// (`wechat_channels`). The core has no clock: without it, only a status that itself says
+    /// overdue sets `overdue`.
+    pub now_unix_s: Option<i64>,
 }
 
 /// One upstream page, normalized.
@@ -62,7 +66,9 @@ pub(crate) fn parse_body<'a, T: Deserialize<'a>>(platform: Platform, body: &'a s
 pub(crate) fn parse_error(platform: Platform, body: &str, e: &serde_json::Error) -> ParseError {
     let msg = wire::clean_message(&e.to_string());
     let offset = byte_offset(body, e.line(), e.column());
-    let message = if e.is_eof() {
+    // An EOF inside a field comes back wrapped (with the field's path) and no longer says it
+    // is one; its text still does.
+    let message = if e.is_eof() || msg.contains("EOF while parsing") {
         alloc::format!("the body ends early (truncated JSON?): {msg}")
     } else if body.trim().is_empty() {
         "the body is empty".to_string()

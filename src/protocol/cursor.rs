@@ -77,7 +77,7 @@ impl Reader<'_> {
     }
 }
 
-const PLATFORMS: [Platform; 4] = Platform::ALL;
+const PLATFORMS: [Platform; Platform::ALL.len()] = Platform::ALL;
 const DATE_FIELDS: [DateField; 3] = [DateField::Created, DateField::Updated, DateField::Refunded];
 const KINDS: [Kind; 3] = [Kind::Refund, Kind::ReturnRefund, Kind::Exchange];
 

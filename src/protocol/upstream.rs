@@ -68,6 +68,8 @@ pub enum LookupKind {
     OrderAfterSales { needs_buyer: bool },
     /// One order with its after-sale references.
     Order,
+    /// One after-sale by its id.
+    AfterSale,
 }
 
 /// One page of an upstream's list, in the protocol's terms; each upstream turns it into its
@@ -92,6 +94,7 @@ pub struct ListPage {
 pub enum Lookup {
     OrderAfterSales { order: OrderRef, buyer: Option<String> },
     Order { order_id: String },
+    AfterSale { aftersale_id: String },
 }
 
 /// What a token fetch should ask for.

@@ -7,7 +7,11 @@ use crate::protocol::upstream::Upstream;
 
 pub mod lingxing;
 pub mod wechat;
+pub mod wechat_channels;
 pub mod xiaoe;
+
+/// Verification and decryption of WeChat Channels pushes (SPEC.md §8).
+pub use wechat_channels::push as wechat_push;
 
 /// The description of `platform`'s upstream.
 pub(crate) fn of(platform: Platform) -> &'static dyn Upstream {
@@ -16,6 +20,7 @@ pub(crate) fn of(platform: Platform) -> &'static dyn Upstream {
         Platform::WechatStore => &wechat::WECHAT_STORE,
         Platform::Xiaoe => &xiaoe::Xiaoe,
         Platform::Lingxing => &lingxing::Lingxing,
+        Platform::WechatChannels => &wechat_channels::WechatChannels,
     }
 }
 

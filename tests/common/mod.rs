@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// The normalized output as JSON: the after-sale array, or the order for `wechat_store`.
 pub fn normalized(platform: Platform, body: &str, include_raw: bool) -> Result<Value, Error> {
-    let options = NormalizeOptions { include_raw };
+    let options = NormalizeOptions { include_raw, ..Default::default() };
     let value = if platform == Platform::WechatStore {
         serde_json::to_value(normalize_order(body, options)?)
     } else {

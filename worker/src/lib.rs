@@ -78,6 +78,7 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
         ["healthz"]
             | ["v1", "aftersales"]
             | ["v1", "aftersales", "export"]
+            | ["v1", "aftersales", _]
             | ["v1", "orders", _]
             | ["v1", "orders", _, "aftersales"]
             | ["v1", "sandbox", "orders"]
@@ -100,6 +101,7 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
         ["healthz"] => routes::health(config),
         ["v1", "aftersales"] => routes::list_aftersales(req, env, config).await,
         ["v1", "aftersales", "export"] => routes::export_aftersales(req, env, config).await,
+        ["v1", "aftersales", aftersale_id] => routes::aftersale(req, env, config, aftersale_id).await,
         ["v1", "orders", order_id, "aftersales"] => routes::order_aftersales(req, env, config, order_id).await,
         ["v1", "orders", order_id] => routes::order(req, env, config, order_id).await,
         ["v1", "sandbox", "orders"] => routes::sandbox_orders(config),

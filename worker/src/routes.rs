@@ -87,7 +87,12 @@ fn list_query(
 }
 
 fn options(query: &ListQuery) -> NormalizeOptions {
-    NormalizeOptions { include_raw: query.include_raw }
+    normalize_options(query.include_raw)
+}
+
+/// With the clock, so deadlines that have passed read as overdue.
+fn normalize_options(include_raw: bool) -> NormalizeOptions {
+    NormalizeOptions { include_raw, now_unix_s: Some((worker::Date::now().as_millis() / 1000) as i64) }
 }
 
 fn push_records(out: &mut String, records: &[AfterSale<'_>], count: &mut usize) -> Result<(), ApiError> {
@@ -319,7 +324,7 @@ pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_i
     let raw = include_raw(&pairs)?;
     let spec = CallSpec::lookup(platform, Lookup::OrderAfterSales { order: order.clone(), buyer });
     let body = call_account(env, config, platform, spec).await?;
-    let mut page = normalize_page(platform, &body, NormalizeOptions { include_raw: raw })?;
+    let mut page = normalize_page(platform, &body, normalize_options(raw))?;
     // The upstream's records need not repeat the order they belong to; the request names it.
     for r in &mut page.records {
         match &order {
@@ -343,8 +348,25 @@ pub async fn order(req: &Request, env: &Env, config: &Config, order_id: &str) ->
     let raw = include_raw(&pairs)?;
     let spec = CallSpec::lookup(platform, Lookup::Order { order_id: order_id.to_string() });
     let body = call_account(env, config, platform, spec).await?;
-    let order = normalize_order_of(platform, &body, NormalizeOptions { include_raw: raw })?;
+    let order = normalize_order_of(platform, &body, normalize_options(raw))?;
     let json = serde_json::to_string(&order).map_err(|e| ApiError::internal(e.to_string()))?;
+    json_response(format!(r#"{{"data":{json}}}"#))
+}
+
+/// `GET /v1/aftersales/{aftersale_id}?platform=P`: one after-sale of a platform that looks them
+/// up by id.
+pub async fn aftersale(req: &Request, env: &Env, config: &Config, aftersale_id: &str) -> Answer {
+    let pairs = query_pairs(req)?;
+    reject_unknown(&pairs, &["platform", "include_raw"])?;
+    let (platform, _) = lookup_platform(&pairs, |k| *k == LookupKind::AfterSale, "/v1/aftersales/{aftersale_id}")?;
+    let raw = include_raw(&pairs)?;
+    let spec = CallSpec::lookup(platform, Lookup::AfterSale { aftersale_id: aftersale_id.to_string() });
+    let body = call_account(env, config, platform, spec).await?;
+    let page = normalize_page(platform, &body, normalize_options(raw))?;
+    let Some(record) = page.records.first() else {
+        return Err(ApiError::not_found(format!("{platform} has no after-sale {aftersale_id:?}")));
+    };
+    let json = serde_json::to_string(record).map_err(|e| ApiError::internal(e.to_string()))?;
     json_response(format!(r#"{{"data":{json}}}"#))
 }
 

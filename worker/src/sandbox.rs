@@ -100,8 +100,9 @@ pub const LINGXING_RECORDS: usize = 360;
 /// WeChat orders (both the transaction component and the Mini Store) in the data set.
 pub const WECHAT_ORDERS: usize = 40;
 
-/// The sandbox account serving `platform`, with the sandbox credentials.
-pub fn sandbox_account(platform: Platform) -> Account {
+/// The sandbox account serving `platform`, with the sandbox credentials; `None` for a
+/// platform the sandbox does not simulate.
+pub fn sandbox_account(platform: Platform) -> Option<Account> {
     let credentials = match platform {
         Platform::WechatShop | Platform::WechatStore => {
             Credentials::new().with("appid", SANDBOX_WECHAT_APPID).with("secret", SANDBOX_WECHAT_SECRET)
@@ -113,8 +114,9 @@ pub fn sandbox_account(platform: Platform) -> Account {
         Platform::Lingxing => {
             Credentials::new().with("app_id", SANDBOX_LINGXING_APP_ID).with("app_secret", SANDBOX_LINGXING_APP_SECRET)
         }
+        Platform::WechatChannels => return None,
     };
-    Account::new(platform, credentials).with_base_url(SANDBOX_BASE_URL)
+    Some(Account::new(platform, credentials).with_base_url(SANDBOX_BASE_URL))
 }
 
 /// The WeChat orders of the sandbox: `(order_id, out_order_id, openid)`, for the console and
@@ -2343,7 +2345,7 @@ mod tests {
     /// 2025-10-09T08:53:20Z.
     const NOW: u64 = 1_760_000_000_000;
     const TOKEN: &str = "sandbox-test-token";
-    const RAW: NormalizeOptions = NormalizeOptions { include_raw: true };
+    const RAW: NormalizeOptions = NormalizeOptions { include_raw: true, now_unix_s: None };
 
     fn date(s: &str) -> Date {
         Date::parse(s).unwrap()

@@ -54,7 +54,7 @@ pub const STABLE_TOKEN_FORCE_LIMIT: ForceRefreshLimit = ForceRefreshLimit { min_
 
 /// The stable token answers the same token until its last five minutes, and a new one within
 /// them: renewing inside that span (4 minutes ahead) is what gets the next token.
-const RENEW_BEFORE_MS: u64 = 4 * 60 * 1000;
+pub const STABLE_TOKEN_RENEW_BEFORE_MS: u64 = 4 * 60 * 1000;
 
 impl Upstream for WechatUpstream {
     fn platform(&self) -> Platform {
@@ -82,7 +82,7 @@ impl Upstream for WechatUpstream {
         status == 404
     }
     fn renew_before_ms(&self, lifetime_ms: u64) -> u64 {
-        RENEW_BEFORE_MS.min(lifetime_ms / 10)
+        STABLE_TOKEN_RENEW_BEFORE_MS.min(lifetime_ms / 10)
     }
     fn force_refresh_limit(&self) -> Option<ForceRefreshLimit> {
         Some(STABLE_TOKEN_FORCE_LIMIT)
