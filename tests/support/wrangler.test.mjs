@@ -78,6 +78,7 @@ describe("startWrangler on a trivial Worker", { timeout: 10 * 60_000 }, () => {
     SPACES: "  padded  ",
     UNICODE: "售后 ✓",
     OVERRIDDEN: "from the env file",
+    BOTH: "from the env file",
     GONE: undefined,
   };
   let worker;
@@ -90,7 +91,7 @@ describe("startWrangler on a trivial Worker", { timeout: 10 * 60_000 }, () => {
     worker = await startWrangler({
       config: echoConfig("echo", `[vars]\nFROM_CONFIG = "config"\nOVERRIDDEN = "config"\nBY_VAR = "config"\n`),
       logFile: join(dir, "logs", "echo.log"),
-      vars: { BY_VAR: "cli", PLAIN: "plain value", SKIPPED: undefined },
+      vars: { BY_VAR: "cli", BOTH: "cli", PLAIN: "plain value", SKIPPED: undefined },
       secrets,
       envFiles: [envFile],
       args: ["--test-scheduled"],
@@ -104,12 +105,13 @@ describe("startWrangler on a trivial Worker", { timeout: 10 * 60_000 }, () => {
   it("serves on 127.0.0.1 with vars, config vars and secrets bound exactly", async () => {
     assert.match(worker.baseUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     const env = await (await fetch(`${worker.baseUrl}/env`)).json();
-    const { GONE, OVERRIDDEN, ...kept } = secrets;
+    const { GONE, OVERRIDDEN, BOTH, ...kept } = secrets;
     for (const [k, v] of Object.entries(kept)) assert.equal(env[k], v, k);
     assert.equal(env.OVERRIDDEN, "from the env file", "the secrets' file is read after the extra one");
     assert.equal(env.FROM_EXTRA_FILE, "extra");
     assert.equal(env.FROM_CONFIG, "config");
     assert.equal(env.BY_VAR, "cli", "--var wins over [vars]");
+    assert.equal(env.BOTH, "cli", "--var wins over the env file");
     assert.equal(env.PLAIN, "plain value");
     assert.ok(!("GONE" in env) && !("SKIPPED" in env), "undefined values are left out");
     assert.ok(!("PATH" in env) && !("HOME" in env), "the process environment is not bound");
