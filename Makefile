@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install dev test test-native test-nostd test-simulator test-www test-e2e test-console bench package clean
+.PHONY: help install dev test test-native test-nostd test-simulator test-support test-www test-e2e test-console bench package clean
 
 help:
 	@echo "make dev      serve the proxy locally (sandbox mode) with the console at http://127.0.0.1:$${PORT:-8787}/"
@@ -27,6 +27,8 @@ test-nostd:
 	cargo build -p aftersale --target wasm32-unknown-unknown --no-default-features
 test-simulator:
 	node --test tests/simulator/
+test-support:
+	node --test --test-concurrency=1 tests/support/
 test-www:
 	scripts/test-www.sh
 test-e2e:

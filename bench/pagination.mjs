@@ -163,6 +163,8 @@ try {
       LINGXING_BASE_URL: sim.url,
       WECHAT_BASE_URL: sim.url,
       XIAOE_APP_ID: c.xiaoe.app_id,
+    },
+    secrets: {
       XIAOE_CLIENT_ID: c.xiaoe.client_id,
       XIAOE_SECRET_KEY: c.xiaoe.secret_key,
       LINGXING_APP_ID: c.lingxing.appId,

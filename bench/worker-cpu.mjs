@@ -18,7 +18,7 @@
 //    plain-JS normalizer; (OS CPU at k) - (OS CPU at k=0), per normalization.
 //
 //   node bench/worker-cpu.mjs --out FILE --logs DIR --module DIR [--quick]
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -35,23 +35,6 @@ const BLOCK = opt.quick ? 40 : 100;
 const ROUNDS = opt.quick ? 2 : 4;
 const PROFILED = opt.quick ? 50 : 120;
 const TICK_MS = 1000 / 100; // USER_HZ; Linux reports 100 on every supported architecture
-
-/** PIDs of the processes in wrangler's process group (it was started detached: pgid = its pid). */
-function groupPids(pgid) {
-  const pids = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (Number(f[2]) === pgid && comm.startsWith("workerd")) pids.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 /** utime + stime of `pids`, in ms (10 ms resolution per process). */
 function cpuMs(pids) {
@@ -197,7 +180,7 @@ const PLATFORM_RUNS = [
 ];
 const worker = await startWrangler({ vars: { SANDBOX: "true" }, logDir: opt.logs, name: "wrangler-worker-cpu" });
 try {
-  const pids = groupPids(worker.pid);
+  const pids = worker.workerdPids();
   result.workerd_processes = pids.length;
   if (pids.length === 0) throw new Error("no workerd process found in wrangler's process group");
   const health = () => get(`${worker.baseUrl}/healthz`);
@@ -258,7 +241,7 @@ try {
   writeFileSync(join(work, "wrangler.toml"), `name = "aftersale-bench-normalize"\nmain = "worker.mjs"\ncompatibility_date = "2025-09-01"\n`);
   const bench = await startWrangler({ config: join(work, "wrangler.toml"), logDir: opt.logs, name: "wrangler-workerd-normalize", healthPath: "/?k=0" });
   try {
-    const pids = groupPids(bench.pid);
+    const pids = bench.workerdPids();
     result.normalize_in_workerd = [];
     for (const platform of ["xiaoe", "lingxing"]) {
       const body = page(platform, 100);

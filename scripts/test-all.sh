@@ -21,6 +21,9 @@ cargo test -p aftersale-worker --lib
 suite "upstream simulator"
 node --test tests/simulator/
 
+suite "JS test toolkit: wrangler dev started and stopped on a trivial Worker (tests/support/)"
+node --test --test-concurrency=1 tests/support/
+
 suite "npm module: wasm in Node and headless Chromium, package tarball, types"
 scripts/test-www.sh
 

@@ -2,7 +2,7 @@
 # End-to-end tests of the Worker proxy: builds the Worker, then runs tests/e2e/ (node:test), which
 # starts the upstream simulator in-process and the Worker under `wrangler dev` against it.
 # Logs: test-output/e2e/ (wrangler's output of each run). Installs nothing (see `make install`).
-# The tests serve a frozen copy of the build made here (see tests/e2e/harness.mjs), so edits made
+# The tests serve a frozen copy of the build made here (tests/support/wrangler.mjs), so edits made
 # to the tree while they run do not swap the Worker under test.
 #   E2E_TEST_TIMEOUT_MS   per-test timeout (default 600000)
 #   E2E_START_TIMEOUT_MS  how long to wait for wrangler's first /healthz (default 900000)

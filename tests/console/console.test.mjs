@@ -6,20 +6,15 @@
 // Screenshots and wrangler's output go to test-output/console/ (git-ignored).
 //   CONSOLE_START_TIMEOUT_MS  how long to wait for wrangler's first /healthz (default 300000)
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { REPO_ROOT as ROOT, startWrangler } from "../support/wrangler.mjs";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const OUT = join(ROOT, "test-output", "console");
 const START_TIMEOUT_MS = Number(process.env.CONSOLE_START_TIMEOUT_MS ?? 300_000);
-const STOP_GRACE_MS = 10_000;
 // The same Chromium flags as the wasm tests' runner: one list, in www/webdriver.json.
 const CHROMIUM_FLAGS = JSON.parse(readFileSync(join(ROOT, "www/webdriver.json"), "utf8"))["goog:chromeOptions"].args;
 /** The sandbox's data lies in [2025-05-01, 2025-12-01) (worker/src/sandbox.rs). */
@@ -36,108 +31,18 @@ const foreignRequests = [];
 
 // ---------------------------------------------------------------------------------------- wrangler
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((ok, fail) => server.once("error", fail).listen(0, "127.0.0.1", ok));
-  const { port } = server.address();
-  await new Promise((ok) => server.close(ok));
-  return port;
-}
-
 /**
- * wrangler.toml without its [build] section, with absolute paths. scripts/test-console.sh has
- * built everything already; without [build], wrangler neither rebuilds at start nor rebuilds and
- * reloads the Worker mid-run when someone edits a source file.
+ * The Worker and the console as scripts/test-console.sh built them, frozen for this run (so an
+ * edit elsewhere in the tree cannot rebuild and reload them mid-run), in sandbox mode.
  */
-function configWithoutBuild(dir) {
-  const lines = readFileSync(join(ROOT, "wrangler.toml"), "utf8").split("\n");
-  const out = [];
-  let inBuild = false;
-  for (const line of lines) {
-    const header = /^\s*\[\[?([^\]]+)\]\]?\s*$/.exec(line);
-    if (header) inBuild = header[1].trim() === "build";
-    if (inBuild) continue;
-    out.push(
-      line
-        .replace(/^(\s*main\s*=\s*)"([^"]+)"/, (_, k, p) => `${k}${JSON.stringify(resolve(ROOT, p))}`)
-        .replace(/^(\s*directory\s*=\s*)"([^"]+)"/, (_, k, p) => `${k}${JSON.stringify(resolve(ROOT, p))}`),
-    );
+async function startWorker() {
+  const worker = await startWrangler({ vars: { SANDBOX: "true" }, logFile: join(OUT, "wrangler.log"), startTimeoutMs: START_TIMEOUT_MS, stopGraceMs: 10_000 });
+  const health = await fetch(`${worker.baseUrl}/healthz`).then((res) => res.json());
+  if (health.sandbox !== true) {
+    await worker.stop();
+    assert.fail(`wrangler is not in sandbox mode: /healthz says ${JSON.stringify(health)}`);
   }
-  const file = join(dir, "wrangler.toml");
-  writeFileSync(file, out.join("\n"));
-  return file;
-}
-
-async function startWrangler() {
-  mkdirSync(OUT, { recursive: true });
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const tmp = mkdtempSync(join(tmpdir(), "aftersale-console-"));
-  const config = configWithoutBuild(tmp);
-  const logFile = join(OUT, "wrangler.log");
-  const log = createWriteStream(logFile);
-  const args = [
-    "dev", "--config", config, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
-    "--persist-to", join(tmp, "state"), "--var", "SANDBOX:true", "--show-interactive-dev-session=false",
-  ];
-  const bin = join(ROOT, "node_modules", ".bin", "wrangler");
-  log.write(`# ${bin} ${args.join(" ")}\n`);
-  const child = spawn(bin, args, {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: join(tmp, "logs"), NO_COLOR: "1", FORCE_COLOR: "0" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group, so the last-resort SIGKILL reaches workerd too
-  });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  let exited = null;
-  const exit = new Promise((ok) => child.once("exit", (code, signal) => ok((exited = { code, signal }))));
-  const killGroup = () => {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  };
-  process.once("exit", killGroup); // if the test runner dies first
-  const stop = async () => {
-    if (exited === null) {
-      child.kill("SIGINT");
-      if ((await Promise.race([exit, sleep(STOP_GRACE_MS).then(() => "timeout")])) === "timeout") {
-        log.write(`# no exit within ${STOP_GRACE_MS} ms of SIGINT: SIGKILL to the group\n`);
-        killGroup();
-        await Promise.race([exit, sleep(5_000)]);
-      }
-    }
-    killGroup(); // workerd left behind by a wrangler that exited
-    process.removeListener("exit", killGroup);
-    await new Promise((ok) => log.end(ok));
-    rmSync(tmp, { recursive: true, force: true });
-  };
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (exited !== null) {
-      await stop();
-      throw new Error(`wrangler exited (${JSON.stringify(exited)}) before serving /healthz; see ${logFile}`);
-    }
-    try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3_000) });
-      const body = await res.json();
-      if (res.status === 200 && body.ok) {
-        assert.equal(body.sandbox, true, "wrangler is not in sandbox mode");
-        break;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler did not serve /healthz within ${START_TIMEOUT_MS} ms; see ${logFile}`);
-    }
-    await sleep(300);
-  }
-  return { url, stop };
+  return worker;
 }
 
 // ---------------------------------------------------------------------------------------- the API, directly
@@ -324,8 +229,8 @@ function checkCsv({ bytes }, expected, label) {
 // ---------------------------------------------------------------------------------------- tests
 
 before(async () => {
-  wrangler = await startWrangler();
-  base = wrangler.url;
+  wrangler = await startWorker();
+  base = wrangler.baseUrl;
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_FLAGS });
 });
 

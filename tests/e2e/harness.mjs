@@ -8,16 +8,13 @@
 //
 // Nothing here imports the project's core or its wasm: expectations come from the simulator's
 // ground truth (see expect.mjs).
-import { spawn } from "node:child_process";
-import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { startSimulator } from "../simulator/simulator.mjs";
+import { REPO_ROOT, startWrangler as start } from "../support/wrangler.mjs";
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export { REPO_ROOT };
 export const OUTPUT_DIR = join(REPO_ROOT, "test-output", "e2e");
 
 /** Distinctive values, so a leak cannot hide behind a coincidence with generated data. */
@@ -30,20 +27,9 @@ export const CLIENT_KEYS = Object.freeze(["e2ekey-alpha-5a7c1e93f0", "e2ekey-bet
 export const CURSOR_SECRET = "cursorsecret-e2e-6f02d9b4a1c8";
 export const ALLOWED_ORIGINS = Object.freeze(["https://console.e2e.example", "http://localhost:5173"]);
 
+/** The Worker's variables that are secrets: they reach wrangler in a 0600 env file, not in its argv. */
+const SECRET_NAMES = new Set(["WECHAT_SECRET", "XIAOE_CLIENT_ID", "XIAOE_SECRET_KEY", "LINGXING_APP_ID", "LINGXING_APP_SECRET", "CLIENT_KEYS", "CURSOR_SECRET"]);
 const START_TIMEOUT_MS = Number(process.env.E2E_START_TIMEOUT_MS ?? 900_000); // the first build can take minutes
-const STOP_GRACE_MS = 15_000;
-
-/** A free TCP port on 127.0.0.1 (free when asked: good enough for a local test run). */
-export async function freePort() {
-  const server = createServer();
-  await new Promise((ok, fail) => {
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", ok);
-  });
-  const { port } = server.address();
-  await new Promise((ok) => server.close(ok));
-  return port;
-}
 
 const stamp = () => new Date().toISOString().replace(/[:.]/g, "-");
 
@@ -56,7 +42,7 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
   const tokens = watchTokens(sim);
   let worker;
   try {
-    worker = await startWrangler({
+    worker = await startWorker({
       name,
       vars: {
         WECHAT_APPID: CREDENTIALS.wechat.appid,
@@ -152,13 +138,7 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
       return { ...record, res, started, firstLineAt, endedAt, chunks };
     },
     /** What wrangler printed so far: its stdout and stderr, the Worker's console included. */
-    logText() {
-      try {
-        return readFileSync(worker.logFile, "utf8");
-      } catch {
-        return "";
-      }
-    },
+    logText: worker.logText,
     async stop() {
       await worker.stop();
       await sim.close();
@@ -219,154 +199,17 @@ export function delayRoute(sim, path, ms) {
 }
 
 /**
- * The Worker as built now, frozen for this run: a copy of worker/build (and the console's static
- * files) with a copy of wrangler.toml that points at it and has no [build] table. `wrangler dev`
- * otherwise re-runs the build and reloads the Worker whenever a file under src/ changes, so
- * concurrent edits elsewhere in the tree would swap the Worker under test mid-run.
- * Returns the config's path, or null to use wrangler.toml as it is (no build yet, or
- * E2E_WRANGLER_BUILD=1: let wrangler build, and watch, as `make dev` does).
+ * Starts `wrangler dev` on the Worker as built now, frozen for this run (so concurrent edits
+ * elsewhere in the tree cannot swap the Worker under test mid-run), or on E2E_WRANGLER_CONFIG,
+ * or with E2E_WRANGLER_BUILD=1 (or no build yet) on wrangler.toml as it is, which builds and
+ * watches as `make dev` does. `vars` named in SECRET_NAMES go in as secrets; an undefined one is
+ * left out. Resolves once /healthz answers 200.
  */
-function frozenConfig(work) {
-  const build = join(REPO_ROOT, "worker", "build");
-  if (process.env.E2E_WRANGLER_BUILD === "1" || !existsSync(join(build, "index.js"))) return null;
-  const snapshot = join(work, "worker-build");
-  cpSync(build, snapshot, { recursive: true, filter: (src) => !src.includes(`${join(build, ".tmp")}`) });
-  const lines = readFileSync(join(REPO_ROOT, "wrangler.toml"), "utf8").split("\n");
-  const out = [];
-  let table = null;
-  let sawMain = false;
-  for (const line of lines) {
-    const header = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
-    if (header) table = header[1];
-    if (table === "build") continue;
-    if (table === null && /^\s*main\s*=/.test(line)) {
-      const main = /=\s*"([^"]+)"/.exec(line)?.[1] ?? "worker/build/index.js";
-      const inBuild = relative(build, join(REPO_ROOT, main));
-      out.push(`main = ${JSON.stringify(inBuild.startsWith("..") ? join(REPO_ROOT, main) : join(snapshot, inBuild))}`);
-      sawMain = true;
-      continue;
-    }
-    if (table === "assets" && /^\s*directory\s*=/.test(line)) {
-      const dir = /=\s*"([^"]+)"/.exec(line)?.[1];
-      const copy = join(work, "assets");
-      if (dir && existsSync(join(REPO_ROOT, dir))) cpSync(join(REPO_ROOT, dir), copy, { recursive: true });
-      else mkdirSync(copy, { recursive: true });
-      out.push(`directory = ${JSON.stringify(copy)}`);
-      continue;
-    }
-    out.push(line);
-  }
-  if (!sawMain) return null;
-  const path = join(work, "wrangler.toml");
-  writeFileSync(path, out.join("\n"));
-  return path;
-}
-
-/** Starts `wrangler dev` from the repository root; resolves once /healthz answers 200. */
-export async function startWrangler({ vars, name = "wrangler" }) {
-  mkdirSync(OUTPUT_DIR, { recursive: true });
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const work = mkdtempSync(join(tmpdir(), "aftersale-e2e-"));
-  const persist = join(work, "state");
-  const at = stamp();
-  const logFile = join(OUTPUT_DIR, `${name}-${at}.log`);
-  // wrangler's own debug log records every outbound request of the Worker (Xiaoe's token URL
-  // carries its secret_key by design), so it stays out of test-output and is deleted at the end.
-  const wranglerLogDir = join(work, "wrangler-debug-logs");
-  const log = createWriteStream(logFile);
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--show-interactive-dev-session=false"];
-  const config = process.env.E2E_WRANGLER_CONFIG ?? frozenConfig(work);
-  if (config) args.push("--config", config);
-  vars = Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== undefined));
-  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const bin = join(REPO_ROOT, "node_modules", ".bin", "wrangler");
-  // Only the variable names go to the log: the values are what must never appear in it.
-  log.write(`# ${bin} dev on 127.0.0.1:${port}, config ${config ?? "wrangler.toml (with its build)"}, vars ${Object.keys(vars).join(",")}\n`);
-  const child = spawn(bin, args, {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      WRANGLER_SEND_METRICS: "false",
-      WRANGLER_LOG_PATH: wranglerLogDir,
-      NO_COLOR: "1",
-      FORCE_COLOR: "0",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group: a last-resort SIGKILL reaches workerd too
-  });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
-  let exited = null;
-  const exit = new Promise((ok) =>
-    child.once("exit", (code, signal) => {
-      exited = { code, signal };
-      ok(exited);
-    }),
-  );
-  const killGroup = () => {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  };
-  process.once("exit", () => {
-    if (exited === null) killGroup();
-  });
-
-  const stop = async () => {
-    if (exited === null) {
-      child.kill("SIGINT");
-      const timer = sleep(STOP_GRACE_MS).then(() => "timeout");
-      if ((await Promise.race([exit, timer])) === "timeout") {
-        log.write(`# wrangler did not stop within ${STOP_GRACE_MS} ms of SIGINT: SIGKILL to its group\n`);
-        killGroup();
-        await Promise.race([exit, sleep(5_000)]);
-      }
-    }
-    // workerd children left behind by a wrangler that exited (they share its process group)
-    killGroupQuietly(child.pid);
-    await new Promise((ok) => log.end(ok));
-    rmSync(work, { recursive: true, force: true });
-  };
-
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (exited !== null) {
-      await stop();
-      throw new Error(`wrangler exited (${JSON.stringify(exited)}) before it served /healthz; see ${logFile}:\n${tail(logFile)}`);
-    }
-    try {
-      const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(5_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler did not serve /healthz within ${START_TIMEOUT_MS} ms; see ${logFile}:\n${tail(logFile)}`);
-    }
-    await sleep(500);
-  }
-  return { baseUrl, port, logFile, wranglerLogDir, stop };
-}
-
-function killGroupQuietly(pid) {
-  try {
-    process.kill(-pid, 0); // anything left in the group?
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // nothing left
-  }
-}
-
-function tail(file, lines = 40) {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
+function startWorker({ vars, name }) {
+  const built = existsSync(join(REPO_ROOT, "worker", "build", "index.js"));
+  const config = process.env.E2E_WRANGLER_CONFIG ?? (process.env.E2E_WRANGLER_BUILD === "1" || !built ? join(REPO_ROOT, "wrangler.toml") : undefined);
+  const plain = {};
+  const secrets = {};
+  for (const [k, v] of Object.entries(vars)) (SECRET_NAMES.has(k) ? secrets : plain)[k] = v;
+  return start({ config, vars: plain, secrets, logFile: join(OUTPUT_DIR, `${name}-${stamp()}.log`), startTimeoutMs: START_TIMEOUT_MS });
 }
