@@ -92,7 +92,7 @@ impl Config {
     /// The upstream account serving `platform`, or a 400 naming the missing variables.
     pub fn account(&self, platform: Platform) -> Result<Account, ApiError> {
         if self.sandbox {
-            return Ok(sandbox_account(platform));
+            return sandbox_account(platform);
         }
         let e = &self.env;
         let missing = |names: &[(&str, bool)]| {
@@ -149,11 +149,12 @@ impl Config {
     }
 }
 
-fn sandbox_account(platform: Platform) -> Account {
-    let [wechat, xiaoe, lingxing] = sandbox::sandbox_accounts();
-    match platform {
+/// The sandbox's account for `platform`, or an error when this build has no sandbox.
+fn sandbox_account(platform: Platform) -> Result<Account, ApiError> {
+    let [wechat, xiaoe, lingxing] = sandbox::accounts()?;
+    Ok(match platform {
         Platform::WechatShop | Platform::WechatStore => wechat,
         Platform::Xiaoe => xiaoe,
         Platform::Lingxing => lingxing,
-    }
+    })
 }
