@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Worker (worker/build/index.js + index_bg.wasm) and the console's static files, with
 # the tools installed by scripts/install-tools.sh — never letting worker-build download its own.
+#   WORKER_FEATURES  the Worker's cargo features, e.g. `sandbox` (the simulator SANDBOX=true
+#                    serves: `make dev` and the test scripts set it). Read from the environment so
+#                    wrangler's own [build] step, which runs this script again, builds the same.
+#                    A production build leaves it unset: SANDBOX=true then answers an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -8,7 +12,12 @@ export PATH="$HOME/.cargo/bin:$root/node_modules/.bin:$PATH"
 export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
-(cd worker && worker-build --release) >&2
+features=()
+if [ -n "${WORKER_FEATURES:-}" ]; then
+  features=(--features "$WORKER_FEATURES")
+fi
+echo "build-worker: features: ${WORKER_FEATURES:-none}" >&2
+(cd worker && worker-build --release . "${features[@]}") >&2
 # worker-build's wasm-bindgen step keeps the name section (~100 KB) even after wasm-opt: strip
 # it last. Only custom sections go; the code and its imports stay as the glue expects them.
 # The named copy stays beside it (not deployed: wrangler uploads what index.js imports) for
