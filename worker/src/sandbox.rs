@@ -49,3 +49,34 @@ mod door {
         Err(ApiError::internal(NOT_BUILT))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[cfg(not(feature = "sandbox"))]
+    #[test]
+    fn without_the_feature_sandbox_mode_is_a_clear_error() {
+        let err = super::accounts().unwrap_err();
+        assert_eq!(err.code, aftersale::ErrorCode::Internal);
+        for part in ["SANDBOX=true", "no sandbox", "WORKER_FEATURES=sandbox", "SANDBOX=false"] {
+            assert!(err.message.contains(part), "{part:?} missing from {:?}", err.message);
+        }
+        assert_eq!(super::examples_json(0).unwrap_err().message, err.message);
+        let request = aftersale::http::Request {
+            method: aftersale::http::Method::Get,
+            url: "https://example.invalid/token".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        assert_eq!(super::answer(&request, 0).unwrap_err(), err.message);
+    }
+
+    #[cfg(feature = "sandbox")]
+    #[test]
+    fn with_the_feature_the_door_serves_the_sandbox() {
+        assert_eq!(super::accounts().unwrap().len(), 3);
+        let now_ms = 1_760_000_000_000; // 2025-10-09 in China
+        let examples: serde_json::Value = serde_json::from_str(&super::examples_json(now_ms).unwrap()).unwrap();
+        assert_eq!(examples["range"], serde_json::json!({"from": "2025-03-13", "to": "2025-10-09"}));
+        assert!(examples["orders"].as_array().is_some_and(|o| !o.is_empty()));
+    }
+}
