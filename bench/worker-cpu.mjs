@@ -93,7 +93,7 @@ async function devtools(port) {
 /** Frames of interest, matched on every frame of a sample's stack (inclusive time). */
 const GROUPS = {
   normalize: /^aftersale::normalize_page|^aftersale::parse_page|^aftersale_worker::routes::push_records|^serde_json::ser::to_vec/,
-  sandbox_upstream: /^aftersale_worker::sandbox::/,
+  sandbox_upstream: /^aftersale_sandbox::/,
   config_from_env: /^aftersale_worker::config::Config::from_env/,
 };
 
@@ -173,10 +173,11 @@ const result = {};
 // ---------------------------------------------------------------- A. the proxy's handler
 // Lingxing: a page of 100 upstream records (each 1–3 after-sale lines). Xiaoe: the sandbox's
 // newest 31-day window holds fewer than 100 records, and its pacer allows 300 calls a minute,
-// so it gets fewer requests.
+// so it gets fewer requests. Both over the sandbox's whole range, which it gives itself (it
+// ends today).
 const PLATFORM_RUNS = [
-  { platform: "lingxing", path: "/v1/aftersales?platform=lingxing&from=2025-05-01&to=2025-12-01&limit=100", block: BLOCK, rounds: ROUNDS, profiled: PROFILED, warm: 40 },
-  { platform: "xiaoe", path: "/v1/aftersales?platform=xiaoe&from=2025-05-01&to=2025-12-01&limit=100", block: 40, rounds: 4, profiled: 60, warm: 20 },
+  { platform: "lingxing", block: BLOCK, rounds: ROUNDS, profiled: PROFILED, warm: 40 },
+  { platform: "xiaoe", block: 40, rounds: 4, profiled: 60, warm: 20 },
 ];
 const worker = await startWrangler({ vars: { SANDBOX: "true" }, logDir: opt.logs, name: "wrangler-worker-cpu" });
 try {
@@ -185,7 +186,9 @@ try {
   if (pids.length === 0) throw new Error("no workerd process found in wrangler's process group");
   const health = () => get(`${worker.baseUrl}/healthz`);
   result.proxy = [];
+  const { range } = JSON.parse(await get(`${worker.baseUrl}/v1/sandbox/orders`));
   for (const run of PLATFORM_RUNS) {
+    run.path = `/v1/aftersales?platform=${run.platform}&from=${range.from}&to=${range.to}&limit=100`;
     const url = `${worker.baseUrl}${run.path}`;
     const body = JSON.parse(await get(url));
     const r = { platform: run.platform, path: run.path, after_sales: body.data.length, response_bytes: Buffer.byteLength(JSON.stringify(body)) };

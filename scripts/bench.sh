@@ -76,7 +76,8 @@ fi
 built_www=0
 built_worker=0
 run build-www 600 scripts/build-www.sh && built_www=1
-run build-worker 600 scripts/build-worker.sh && built_worker=1
+# The Worker CPU benchmark serves the sandbox.
+run build-worker 600 env WORKER_FEATURES=sandbox scripts/build-worker.sh && built_worker=1
 
 module=$out/module
 rm -rf "$module"

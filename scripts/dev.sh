@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 port="${PORT:-8787}"
 export SANDBOX="${SANDBOX:-true}"
+# A dev build always carries the sandbox; exported, so wrangler's rebuilds keep it.
+export WORKER_FEATURES="${WORKER_FEATURES:-sandbox}"
 
 names=(WECHAT_APPID WECHAT_SECRET XIAOE_APP_ID XIAOE_CLIENT_ID XIAOE_SECRET_KEY LINGXING_APP_ID
   LINGXING_APP_SECRET CLIENT_KEYS CURSOR_SECRET ALLOWED_ORIGINS WECHAT_BASE_URL XIAOE_BASE_URL

@@ -15,8 +15,17 @@ cargo test -p aftersale --features std --lib
 suite "core: no_std build for wasm32"
 cargo build -p aftersale --target wasm32-unknown-unknown --no-default-features
 
-suite "worker: native unit tests (sandbox upstream)"
+suite "sandbox: the upstream simulator SANDBOX=true serves (its relative calendar included)"
+cargo test -p aftersale-sandbox
+
+suite "worker: the production build for wasm32, without the sandbox (SANDBOX=true is an error there)"
+cargo build -p aftersale-worker --target wasm32-unknown-unknown
 cargo test -p aftersale-worker --lib
+cargo test -p aftersale-worker --lib --features sandbox
+if cargo tree -p aftersale-worker -e normal --prefix none | grep -q '^aftersale-sandbox '; then
+  echo "the Worker's default build depends on aftersale-sandbox: it must stay behind the \`sandbox\` feature" >&2
+  exit 1
+fi
 
 suite "upstream simulator"
 node --test tests/simulator/

@@ -20,7 +20,9 @@ if [ ! -f wrangler.toml ]; then
   exit 1
 fi
 
-# Build first: the tests serve this build.
+# Build first: the tests serve this build, with the sandbox (one test serves SANDBOX=true).
+# Exported, so that with E2E_WRANGLER_BUILD=1 wrangler's own build keeps it.
+export WORKER_FEATURES=sandbox
 if [ -f scripts/build-worker.sh ]; then
   echo "test-e2e: building the Worker (scripts/build-worker.sh)"
   bash scripts/build-worker.sh

@@ -568,3 +568,24 @@ fn speculative_next_matches_the_next_call_on_an_unchanged_list() {
         assert!(hits > 0, "{platform}: the hint was never available");
     }
 }
+
+/// Requests are signed over their encoded form, so the escaped set must never drift: every byte
+/// but RFC 3986's unreserved characters becomes uppercase `%XX`, UTF-8 byte by byte, in URLs
+/// and form bodies alike.
+#[test]
+fn components_escape_all_but_the_unreserved_characters() {
+    use aftersale::http::{encode_component, form_body, url_with_query};
+    for b in 0u8..0x80 {
+        let c = char::from(b);
+        let mut out = String::new();
+        encode_component(&mut out, &c.to_string());
+        let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+        let expected = if unreserved { c.to_string() } else { format!("%{b:02X}") };
+        assert_eq!(out, expected, "byte {b:#04x}");
+    }
+    let mut out = String::new();
+    encode_component(&mut out, "小鹅 a+b/c=d~é");
+    assert_eq!(out, "%E5%B0%8F%E9%B9%85%20a%2Bb%2Fc%3Dd~%C3%A9");
+    assert_eq!(url_with_query("https://h/", "/p", &[("k y", "v&w"), ("z", "")]), "https://h/p?k%20y=v%26w&z=");
+    assert_eq!(form_body(&[("appId", "a+b"), ("appSecret", "x y")]), b"appId=a%2Bb&appSecret=x%20y".to_vec());
+}

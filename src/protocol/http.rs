@@ -99,18 +99,14 @@ impl fmt::Debug for Response {
     }
 }
 
+/// What a query component escapes: every byte but RFC 3986's unreserved characters (ASCII
+/// letters and digits, `-_.~`), as uppercase `%XX`. Signed requests are signed over this form.
+pub const COMPONENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// Percent-encodes a query component (RFC 3986 unreserved characters pass through).
 pub fn encode_component(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
-        }
-    }
+    out.extend(percent_encoding::utf8_percent_encode(s, COMPONENT));
 }
 
 /// `base` + `path` + `?k=v&...`, values percent-encoded.

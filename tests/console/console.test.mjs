@@ -17,10 +17,12 @@ const OUT = join(ROOT, "test-output", "console");
 const START_TIMEOUT_MS = Number(process.env.CONSOLE_START_TIMEOUT_MS ?? 300_000);
 // The same Chromium flags as the wasm tests' runner: one list, in www/webdriver.json.
 const CHROMIUM_FLAGS = JSON.parse(readFileSync(join(ROOT, "www/webdriver.json"), "utf8"))["goog:chromeOptions"].args;
-/** The sandbox's data lies in [2025-05-01, 2025-12-01) (worker/src/sandbox.rs). */
-const WHOLE = { from: "2025-05-01", to: "2025-12-01" };
-/** One Xiaoe window (≤ 31 days): the proxy gives an exact `total` for it. */
-const NOVEMBER = { from: "2025-11-01", to: "2025-12-01" };
+/** The sandbox's whole range, `{from, to}` (it ends today): read from the proxy once it serves. */
+let WHOLE;
+/** One Xiaoe window (≤ 31 days) at the end of the range: the proxy gives an exact `total` for it. */
+let LAST_MONTH;
+/** The sandbox's example WeChat orders, from the proxy. */
+let ORDERS;
 const PAGE_SIZE = 50; // the console's page size
 
 let wrangler;
@@ -145,10 +147,12 @@ async function choosePlatform(page, platform) {
   await idle(page);
 }
 
+/** `day` (YYYY-MM-DD) plus `n` days. */
+const addDays = (day, n) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+
 async function setRange(page, { from, to }) {
   await page.fill("#from", from);
-  const until = new Date(Date.parse(`${to}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
-  await page.fill("#until", until);
+  await page.fill("#until", addDays(to, -1));
 }
 
 async function show(page) {
@@ -234,6 +238,18 @@ before(async () => {
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_FLAGS });
 });
 
+/** Reads the sandbox's range and orders as the console does (GET /v1/sandbox/orders), once. */
+let sandboxRead;
+function readSandbox() {
+  sandboxRead ??= api("/v1/sandbox/orders", {}).then(({ range, orders }) => {
+    WHOLE = range;
+    LAST_MONTH = { from: addDays(range.to, -30), to: range.to };
+    ORDERS = orders;
+    assert.ok(ORDERS.some((o) => o.aftersales > 0), "the sandbox has no order with after-sales");
+  });
+  return sandboxRead;
+}
+
 after(async () => {
   await browser?.close().catch(() => {});
   await wrangler?.stop();
@@ -244,10 +260,17 @@ describe("merchant console", () => {
   let context;
 
   before(async () => {
+    await readSandbox();
     ({ page, context } = await openConsole());
   });
   after(async () => {
     await context?.close();
+  });
+
+  it("opens on the sandbox's range, as the proxy gives it", async () => {
+    assert.equal(await page.inputValue("#from"), WHOLE.from);
+    assert.equal(await page.inputValue("#until"), addDays(WHOLE.to, -1));
+    assert.match(await page.innerText("#range-help"), new RegExp(`between ${WHOLE.from} and ${addDays(WHOLE.to, -1)}`));
   });
 
   it("serves the page and the npm module's files as static assets", async () => {
@@ -353,14 +376,14 @@ describe("merchant console", () => {
   });
 
   it("exports a range with a known total to CSV: one row per record, as many as the proxy's export", async () => {
-    await setRange(page, NOVEMBER);
+    await setRange(page, LAST_MONTH);
     await show(page);
-    const { total } = await firstView({ platform: "xiaoe", ...NOVEMBER });
+    const { total } = await firstView({ platform: "xiaoe", ...LAST_MONTH });
     assert.equal(typeof total, "number", "one Xiaoe window should have a total");
-    const server = await serverExport({ platform: "xiaoe", ...NOVEMBER });
+    const server = await serverExport({ platform: "xiaoe", ...LAST_MONTH });
     assert.equal(server.count, total);
     const csv = await exportCsv(page);
-    assert.equal(csv.name, "aftersales_xiaoe_2025-11-01_2025-11-30.csv");
+    assert.equal(csv.name, `aftersales_xiaoe_${LAST_MONTH.from}_${addDays(LAST_MONTH.to, -1)}.csv`);
     const rows = checkCsv(csv, server.records, "November");
     assert.equal(rows.length, total);
     assert.ok(csv.progress.some((p) => p.text === `Fetched ${total} of ${total}`), `progress: ${JSON.stringify(csv.progress)}`);
@@ -497,6 +520,8 @@ describe("merchant console", () => {
     await choosePlatform(page, "wechat_store");
     await page.click("#fill-example");
     const orderId = await page.inputValue("#order-id");
+    const example = ORDERS.find((o) => o.order_id === orderId);
+    assert.ok(example && example.aftersales > 0, `${orderId} is not one of the proxy's example orders with after-sales`);
     await page.click("#order-submit");
     await idle(page);
     const order = (await api(`/v1/orders/${orderId}`, { platform: "wechat_store" })).data;
@@ -515,6 +540,7 @@ describe("at phone width (390 px)", () => {
   let context;
 
   before(async () => {
+    await readSandbox();
     ({ page, context } = await openConsole({ width: 390, height: 844, path: `/?platform=xiaoe&from=${WHOLE.from}&to=${WHOLE.to}` }));
   });
   after(async () => {

@@ -73,9 +73,7 @@ impl Config {
     /// The upstream account serving `platform`, or a 400 naming the missing variables.
     pub fn account(&self, platform: Platform) -> Result<Account, ApiError> {
         if self.sandbox {
-            return sandbox::sandbox_account(platform).ok_or_else(|| {
-                ApiError::invalid_request("platform", format!("the sandbox does not simulate {platform}"))
-            });
+            return sandbox::account(platform);
         }
         let upstream = platform.upstream();
         let mut credentials = Credentials::new();

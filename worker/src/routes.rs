@@ -370,22 +370,12 @@ pub async fn aftersale(req: &Request, env: &Env, config: &Config, aftersale_id: 
     json_response(format!(r#"{{"data":{json}}}"#))
 }
 
-/// `GET /v1/sandbox/orders` (sandbox mode only): the sandbox's WeChat orders, so the order
-/// routes can be tried without knowing an id.
+/// `GET /v1/sandbox/orders` (sandbox mode only): the sandbox's date range today and its WeChat
+/// orders, `{"range":{"from","to"},"orders":[{order_id, out_order_id, openid, aftersales}]}`, so
+/// the console and newcomers need not copy them.
 pub fn sandbox_orders(config: &Config) -> Answer {
     if !config.sandbox {
         return Err(ApiError::not_found("/v1/sandbox/orders exists in sandbox mode only"));
     }
-    #[derive(serde::Serialize)]
-    struct SandboxOrder {
-        order_id: String,
-        out_order_id: String,
-        openid: String,
-    }
-    let orders: Vec<SandboxOrder> = crate::sandbox::sandbox_orders()
-        .into_iter()
-        .map(|(order_id, out_order_id, openid)| SandboxOrder { order_id, out_order_id, openid })
-        .collect();
-    let json = serde_json::to_string(&orders).map_err(|e| ApiError::internal(e.to_string()))?;
-    json_response(format!(r#"{{"data":{json}}}"#))
+    json_response(crate::sandbox::examples_json(worker::Date::now().as_millis())?)
 }

@@ -1,20 +1,13 @@
 // The merchant console: plain DOM on top of the npm module's browser entry, which
 // scripts/build-console.sh copies beside this file as aftersale/. Every call to the proxy goes
-// through the package's `Client` (paging, retries, error shape); the one other request is the
-// unauthenticated GET /healthz that says which proxy this is. The page never touches a record
-// with innerHTML: everything the proxy returns is set as text.
+// through the package's `Client` (paging, retries, error shape); the other requests are the
+// unauthenticated GET /healthz that says which proxy this is and, in sandbox mode,
+// GET /v1/sandbox/orders for the sandbox's date range and example orders. The page never touches
+// a record with innerHTML: everything the proxy returns is set as text.
 import { Client, isAftersaleError } from "./aftersale/browser.js";
 
 // ---------------------------------------------------------------------------------------- constants
 
-/** The sandbox's data lives in [2025-05-01, 2025-12-01): worker/src/sandbox.rs SANDBOX_FROM/TO. */
-const SANDBOX_RANGE = { from: "2025-05-01", to: "2025-12-01" };
-/** Sandbox WeChat orders with after-sales (worker/src/sandbox.rs `sandbox_orders()`). */
-const SANDBOX_ORDERS = [
-  { orderId: "6528626134102717", openid: "oTVP5JinnesP25sQXB61BmxQezih" },
-  { orderId: "3940825873990252", openid: "oTVP5eDOEfhrv9fWoNrH9xoakOIn" },
-  { orderId: "37469846079069189", openid: "oTVP53qXjVX21-jIlpJmisu2BsRE" },
-];
 const PAGE_SIZE = 50;
 const EXPORT_PAGE_SIZE = 100;
 /** A page may be empty while more follow (SPEC §3); keep reading up to this many for one view. */
@@ -226,6 +219,10 @@ function chinaToday() {
 
 const state = {
   health: null,
+  /** In sandbox mode, what GET /v1/sandbox/orders answered: { range: {from, to}, orders: [...] }. */
+  sandbox: null,
+  /** Why the last loadSandbox() gave nothing. */
+  sandboxError: null,
   platform: "xiaoe",
   /** The query on screen: { platform, from, to, dateField, status[], kind[] } (to: exclusive). */
   query: null,
@@ -371,6 +368,29 @@ async function checkHealth() {
   }
 }
 
+/**
+ * The sandbox's date range (it ends today) and example WeChat orders, from the proxy itself, so
+ * the page never carries a copy. Sends the API key when one is set (the route needs it when the
+ * proxy has CLIENT_KEYS). Returns null, keeping the reason, when the proxy does not give them.
+ */
+async function loadSandbox() {
+  const key = els.apiKey.value.trim();
+  try {
+    const res = await fetch("/v1/sandbox/orders", {
+      headers: { accept: "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    });
+    const body = await res.json();
+    if (!res.ok) throw Object.assign(new Error(body?.error?.message ?? `HTTP ${res.status}`), { name: "AftersaleError", code: body?.error?.code ?? "internal", status: res.status, upstream: null });
+    if (!isDate(body?.range?.from) || !isDate(body?.range?.to) || !Array.isArray(body.orders)) throw new Error("GET /v1/sandbox/orders answered an unexpected shape");
+    state.sandbox = body;
+    state.sandboxError = null;
+  } catch (e) {
+    state.sandbox = null;
+    state.sandboxError = e;
+  }
+  return state.sandbox;
+}
+
 // ---------------------------------------------------------------------------------------- the form
 
 function selectedPlatform() {
@@ -455,11 +475,11 @@ function restoreFromUrl() {
   let from = p.get("from");
   let to = p.get("to");
   if (!isDate(from) || !isDate(to) || to <= from) {
-    if (state.health && state.health.sandbox === false) {
+    if (state.sandbox) {
+      ({ from, to } = state.sandbox.range);
+    } else {
       to = addDays(chinaToday(), 1);
       from = addDays(to, -30);
-    } else {
-      ({ from, to } = SANDBOX_RANGE);
     }
   }
   els.from.value = from;
@@ -470,8 +490,8 @@ function restoreFromUrl() {
   els.orderId.value = p.get("order_id") ?? "";
   els.outOrderId.value = p.get("out_order_id") ?? "";
   els.openid.value = p.get("openid") ?? "";
-  els.rangeHelp.textContent = state.health?.sandbox
-    ? `Sandbox data lies between ${SANDBOX_RANGE.from} and ${addDays(SANDBOX_RANGE.to, -1)} (China time). A range is at most 366 days.`
+  els.rangeHelp.textContent = state.sandbox
+    ? `Sandbox data lies between ${state.sandbox.range.from} and ${addDays(state.sandbox.range.to, -1)} (China time). A range is at most 366 days.`
     : "Dates are China time. A range is at most 366 days.";
   setPlatform(platform);
   return platform;
@@ -1135,9 +1155,16 @@ function wire() {
     e.preventDefault();
     runOrderLookup();
   });
-  els.fillExample.addEventListener("click", () => {
-    const example = SANDBOX_ORDERS[Math.floor(Math.random() * SANDBOX_ORDERS.length)];
-    els.orderId.value = example.orderId;
+  els.fillExample.addEventListener("click", async () => {
+    const sandbox = state.sandbox ?? (await loadSandbox());
+    // Orders with after-sales show something on both WeChat platforms.
+    const examples = (sandbox?.orders ?? []).filter((o) => o.aftersales > 0);
+    if (examples.length === 0) {
+      showError(state.sandboxError ?? new Error("The sandbox listed no example orders."), "Loading the sandbox's example orders");
+      return;
+    }
+    const example = examples[Math.floor(Math.random() * examples.length)];
+    els.orderId.value = example.order_id;
     els.outOrderId.value = "";
     els.openid.value = example.openid;
     els.orderId.focus();
@@ -1184,6 +1211,7 @@ function rerun() {
 async function start() {
   wire();
   await checkHealth();
+  if (state.health?.sandbox) await loadSandbox();
   const platform = restoreFromUrl();
   if (DATE_PLATFORMS.has(platform)) await runList();
   else if (els.orderId.value.trim() || els.outOrderId.value.trim()) await runOrderLookup();

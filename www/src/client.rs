@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt::Write as _;
 
 use aftersale::error::ErrorBody;
 use aftersale::time::Date;
@@ -215,16 +214,11 @@ impl QueryString {
     }
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters (cursors carry `+/=`).
+/// Percent-encodes everything but RFC 3986's unreserved characters (cursors carry `+/=`): the
+/// core's encoder, so the client and the core escape alike.
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
+    aftersale::http::encode_component(&mut out, s);
     out
 }
 
