@@ -1,5 +1,7 @@
 //! Lingxing's signature against the worked example of UPSTREAMS.md, and its properties.
 
+mod common;
+
 use aftersale::lingxing::{sign, sign_string};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -128,25 +130,8 @@ fn agrees_with_the_node_signer_on_generated_parameters() {
         const out = JSON.parse(input).map((p) => [canonicalString(p), signLingxing(p, "ak_0123456789abc")]);
         process.stdout.write(JSON.stringify(out));
     "#;
-    let mut child = match std::process::Command::new("node")
-        .args(["--input-type=module", "-e", script])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) if std::env::var_os("AFTERSALE_NO_NODE").is_some() => {
-            eprintln!("skipped: node could not be started ({e}) and AFTERSALE_NO_NODE is set");
-            return;
-        }
-        Err(e) => panic!("node could not be started ({e}); set AFTERSALE_NO_NODE=1 to skip this test"),
-    };
-    use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(serde_json::to_string(&cases).unwrap().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "node failed");
-    let answers: Vec<(String, String)> = serde_json::from_slice(&output.stdout).unwrap();
+    let Some(stdout) = common::run_node(script, &serde_json::to_string(&cases).unwrap()) else { return };
+    let answers: Vec<(String, String)> = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answers.len(), cases.len());
     let mut nulls = 0;
     for (case, (string, signed)) in cases.iter().zip(answers) {

@@ -899,23 +899,26 @@ mod tests {
         // The documents' own examples read as the clean fixtures, key for key.
         let cases = [
             (
-                include_str!("../tests/golden/wechat_store.as_written.txt"),
-                include_str!("../tests/golden/wechat_store.clean.json"),
+                include_str!("../../tests/golden/wechat_store.as_written.txt"),
+                include_str!("../../tests/golden/wechat_store.clean.json"),
             ),
             (
-                include_str!("../tests/golden/wechat_shop.as_written_closed.txt"),
-                include_str!("../tests/golden/wechat_shop.clean.json"),
+                include_str!("../../tests/golden/wechat_shop.as_written_closed.txt"),
+                include_str!("../../tests/golden/wechat_shop.clean.json"),
             ),
-            (include_str!("../tests/golden/xiaoe.as_written.txt"), include_str!("../tests/golden/xiaoe.clean.json")),
             (
-                include_str!("../tests/golden/lingxing.as_written.txt"),
-                include_str!("../tests/golden/lingxing.clean.json"),
+                include_str!("../../tests/golden/xiaoe.as_written.txt"),
+                include_str!("../../tests/golden/xiaoe.clean.json"),
+            ),
+            (
+                include_str!("../../tests/golden/lingxing.as_written.txt"),
+                include_str!("../../tests/golden/lingxing.clean.json"),
             ),
         ];
         for (written, clean) in cases {
             assert_eq!(fixed(written), json(clean));
         }
-        let e = refused(include_str!("../tests/golden/wechat_shop.as_written.txt"));
+        let e = refused(include_str!("../../tests/golden/wechat_shop.as_written.txt"));
         assert!(e.is_truncated(), "{e}");
         assert!(e.to_string().contains("2 brackets are never closed"), "{e}");
     }
