@@ -119,7 +119,8 @@ pub struct Timestamp {
     pub hour: u8,
     pub minute: u8,
     pub second: u8,
-    /// `None`: the upstream does not say which zone (Lingxing); printed without an offset.
+    /// `None`: the zone cannot be known (a Lingxing site time of an unknown marketplace); printed
+    /// without an offset.
     pub offset_minutes: Option<i16>,
 }
 

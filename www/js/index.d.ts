@@ -37,8 +37,9 @@ export type OrderStatus =
   | "unknown";
 
 /**
- * RFC 3339 with an offset (`"2023-02-13T18:34:18+08:00"`), or without one where the upstream
- * does not fix the zone (`"2023-02-16T23:50:50"`, Lingxing).
+ * RFC 3339 with an offset (`"2023-02-13T18:34:18+08:00"`; Lingxing's site times carry their
+ * marketplace's offset, `"2023-02-16T23:50:50-08:00"`), or without one only where the zone cannot
+ * be known (a Lingxing record of an unknown marketplace: `"2023-02-16T23:50:50"`).
  */
 export type Timestamp = string;
 

@@ -71,7 +71,9 @@ fn normalizes_each_seed_example() {
     assert!(lines.iter().all(|l| l["order_id"] == "113-9870855-8214638"));
     let refund = lines.iter().find(|l| l["kind"] == "refund").unwrap();
     assert_eq!(refund["refund"], json!({"currency": "USD", "minor": 470, "decimal": "4.700"}));
-    assert_eq!(refund["created_at"], "2023-02-16T23:50:50", "Lingxing times carry no offset");
+    // Site time of amazon.com (US Pacific, PST in February); updates in Beijing time.
+    assert_eq!(refund["created_at"], "2023-02-16T23:50:50-08:00");
+    assert_eq!(refund["updated_at"], "2023-02-17T11:36:17+08:00");
 
     let order = to_json(&normalize_order(s(WECHAT_STORE), JsValue::UNDEFINED).unwrap());
     assert_eq!(order["id"], "wechat_store:12123121332");
