@@ -119,8 +119,8 @@ pub struct Timestamp {
     pub hour: u8,
     pub minute: u8,
     pub second: u8,
-    /// `None`: the zone cannot be known (a Lingxing site time of an unknown marketplace); printed
-    /// without an offset.
+    /// `None`: the zone cannot be known (a marketplace's site time when the marketplace is
+    /// unknown); printed without an offset.
     pub offset_minutes: Option<i16>,
 }
 

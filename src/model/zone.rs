@@ -1,7 +1,7 @@
 //! The few time zones the upstreams' local times are written in, as rules: no time-zone
 //! database, no clock. Each zone is a list of eras (a standard offset and a daylight-saving rule)
-//! valid up to an instant; the rules are those in force since 2015 (the oldest Lingxing data
-//! anyone can still fetch is younger), and an earlier time is read with the zone's first era.
+//! valid up to an instant; the rules are those in force since 2015 (the upstreams' after-sales are
+//! younger), and an earlier time is read with the zone's first era.
 //!
 //! Daylight saving is always one hour. The recurring rules:
 //! - `Us`: from the second Sunday of March, 02:00 local standard time, to the first Sunday of
@@ -72,7 +72,7 @@ const fn single(name: &'static str, eras: &'static [Era]) -> Zone {
     Zone { name, eras }
 }
 
-/// Beijing (China) time, the zone of WeChat, Xiaoe and Lingxing's own timestamps.
+/// Beijing (China) time, the zone of the Chinese upstreams' own timestamps.
 pub const BEIJING: Zone = single("Asia/Shanghai", &[forever(480, Rule::Fixed)]);
 pub const PACIFIC: Zone = single("America/Los_Angeles", &[forever(-480, Rule::Us)]);
 pub const LONDON: Zone = single("Europe/London", &[forever(0, Rule::Eu)]);
