@@ -190,37 +190,76 @@ const SYMBOLS = {
   "₺": ["TRY"], TL: ["TRY"], "E£": ["EGP"], R: ["ZAR"], "د.إ": ["AED"], "﷼": ["SAR"],
 };
 const CODES = new Set(["CNY", "USD", "CAD", "MXN", "BRL", "GBP", "EUR", "SEK", "PLN", "TRY", "JPY", "AUD", "SGD", "INR", "AED", "SAR", "EGP", "ZAR"]);
-const MARKET_BY_NAME = [
-  ["美国", "USD"], ["加拿大", "CAD"], ["墨西哥", "MXN"], ["巴西", "BRL"], ["英国", "GBP"], ["德国", "EUR"],
-  ["法国", "EUR"], ["意大利", "EUR"], ["西班牙", "EUR"], ["荷兰", "EUR"], ["比利时", "EUR"], ["爱尔兰", "EUR"],
-  ["瑞典", "SEK"], ["波兰", "PLN"], ["土耳其", "TRY"], ["日本", "JPY"], ["澳大利亚", "AUD"], ["澳洲", "AUD"],
-  ["新加坡", "SGD"], ["印度", "INR"], ["阿联酋", "AED"], ["沙特", "SAR"], ["埃及", "EGP"], ["南非", "ZAR"],
-];
-const MARKET_BY_CODE = {
-  US: "USD", CA: "CAD", MX: "MXN", BR: "BRL", UK: "GBP", GB: "GBP", DE: "EUR", FR: "EUR", IT: "EUR", ES: "EUR",
-  NL: "EUR", BE: "EUR", IE: "EUR", SE: "SEK", PL: "PLN", TR: "TRY", JP: "JPY", AU: "AUD", SG: "SGD", IN: "INR",
-  AE: "AED", SA: "SAR", EG: "EGP", ZA: "ZAR",
+// Marketplace → [currency, site zone]. Site times (after_time) are the marketplace's local time
+// (README, "Lingxing's two clocks"); the Central European ones share one clock, named Europe/Paris.
+const CE = "Europe/Paris";
+const MARKETS = {
+  US: ["USD", "America/Los_Angeles"], CA: ["CAD", "America/Los_Angeles"], MX: ["MXN", "America/Los_Angeles"],
+  BR: ["BRL", "America/Sao_Paulo"], UK: ["GBP", "Europe/London"], DE: ["EUR", CE], FR: ["EUR", CE], IT: ["EUR", CE],
+  ES: ["EUR", CE], NL: ["EUR", CE], BE: ["EUR", CE], SE: ["SEK", CE], PL: ["PLN", CE], IE: ["EUR", "Europe/Dublin"],
+  TR: ["TRY", "Europe/Istanbul"], JP: ["JPY", "Asia/Tokyo"], AU: ["AUD", "Australia/Sydney"], SG: ["SGD", "Asia/Singapore"],
+  IN: ["INR", "Asia/Kolkata"], AE: ["AED", "Asia/Dubai"], SA: ["SAR", "Asia/Riyadh"], EG: ["EGP", "Africa/Cairo"],
+  ZA: ["ZAR", "Africa/Johannesburg"],
 };
+const MARKET_NAMES = [
+  ["美国", "US"], ["加拿大", "CA"], ["墨西哥", "MX"], ["巴西", "BR"], ["英国", "UK"], ["德国", "DE"], ["法国", "FR"],
+  ["意大利", "IT"], ["西班牙", "ES"], ["荷兰", "NL"], ["比利时", "BE"], ["瑞典", "SE"], ["波兰", "PL"], ["爱尔兰", "IE"],
+  ["土耳其", "TR"], ["日本", "JP"], ["澳大利亚", "AU"], ["新加坡", "SG"], ["印度", "IN"], ["阿联酋", "AE"], ["沙特", "SA"],
+  ["埃及", "EG"], ["南非", "ZA"], ["澳洲", "AU"],
+];
 const marketCache = new Map();
 
-/** The marketplace currency of `seller_country` ("8p-US 美国"), or null when unknown or ambiguous. */
+/**
+ * `seller_country` ("8p-US 美国") → `{currency, zone}`: each null when no marketplace is named or
+ * the named ones disagree on it (names anywhere, codes as whole tokens, GB = UK).
+ */
 function marketplace(country) {
-  if (typeof country !== "string") return null;
+  if (typeof country !== "string") return { currency: null, zone: null };
   let c = marketCache.get(country);
   if (c !== undefined) return c;
-  const byName = MARKET_BY_NAME.find(([name]) => country.includes(name))?.[1] ?? null;
-  let byCode = null;
-  let conflict = false;
+  const named = [];
+  for (const [name, code] of MARKET_NAMES) if (country.includes(name)) named.push(code);
   for (const token of country.split(/[^A-Za-z0-9]+/)) {
-    const code = MARKET_BY_CODE[token.toUpperCase()];
-    if (code) {
-      if (byCode !== null && byCode !== code) conflict = true;
-      byCode = code;
-    }
+    const code = token.toUpperCase() === "GB" ? "UK" : token.toUpperCase();
+    if (MARKETS[code]) named.push(code);
   }
-  c = conflict || (byName && byCode && byName !== byCode) ? null : (byName ?? byCode);
+  const agreed = (i) => (named.length > 0 && named.every((code) => MARKETS[code][i] === MARKETS[named[0]][i]) ? MARKETS[named[0]][i] : null);
+  c = { currency: agreed(0), zone: agreed(1) };
   marketCache.set(country, c);
   return c;
+}
+
+const zoneFormats = new Map();
+/** UTC offset in minutes of `zone` at an instant (ms), from Intl's wall clock read back as UTC. */
+function zoneOffsetAt(zone, ms) {
+  let f = zoneFormats.get(zone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" });
+    zoneFormats.set(zone, f);
+  }
+  const p = {};
+  for (const part of f.formatToParts(ms)) p[part.type] = +part.value;
+  return Math.round((Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000) / 60000);
+}
+const offsetCache = new Map();
+/**
+ * The offset text of a local time "YYYY-MM-DDThh:mm:ss" in `zone`: in a daylight-saving gap or
+ * overlap, the offset in force before the change. Every change is on the hour, so the local hour
+ * decides it and is the cache key.
+ */
+function siteOffset(zone, local) {
+  const key = `${zone} ${local.slice(0, 13)}`;
+  let text = offsetCache.get(key);
+  if (text !== undefined) return text;
+  const asUtc = Date.parse(`${local.slice(0, 13)}:00:00Z`);
+  const before = zoneOffsetAt(zone, asUtc - 864e5);
+  const after = zoneOffsetAt(zone, asUtc + 864e5);
+  const fits = (o) => zoneOffsetAt(zone, asUtc - o * 60000) === o;
+  const minutes = before !== after && fits(after) && !fits(before) ? after : before;
+  const a = Math.abs(minutes);
+  text = `${minutes < 0 ? "-" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+  offsetCache.set(key, text);
+  return text;
 }
 
 const AMOUNT = /^([-+]?)\s*([^\d.,+-]*?)\s*([-+]?)\s*(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d*\.\d+|\d+)\s*([^\d\s.,+-]*)$/;
@@ -275,7 +314,7 @@ function lingxingStatus(kind, returnStatus, refunded) {
 
 function lingxingRecord(rec, index, out) {
   const orderId = text(rec.amazon_order_id);
-  const market = marketplace(rec.seller_country);
+  const { currency: market, zone } = marketplace(rec.seller_country);
   const lines = rec.item_list ?? [];
   if (lines.length === 0) fail("lingxing", index, "item_list", [], "an after-sale record with no lines");
   for (const line of lines) {
@@ -291,7 +330,9 @@ function lingxingRecord(rec, index, out) {
         ? null
         : refundMoney(amount, text(line.refund_currency_icon) ?? text(rec.total_refund_amount_currency_code), market, index);
     const statusRaw = line.return_status == null ? "" : String(line.return_status);
-    const afterTime = localTime(line.after_time, "", "lingxing", index, "item_list.after_time");
+    // Site time on the marketplace's clock; Lingxing's own update time is Beijing time.
+    const local = localTime(line.after_time, "", "lingxing", index, "item_list.after_time");
+    const afterTime = local !== null && zone !== null ? `${local}${siteOffset(zone, local)}` : local;
     const carrier = text(line.carriers);
     const waybill = text(line.waybill_number);
     out.push({
@@ -325,7 +366,7 @@ function lingxingRecord(rec, index, out) {
       return_logistics: carrier !== null || waybill !== null ? { carrier, waybill_id: waybill } : null,
       exchange_order_id: text(line.exchange_order_number),
       created_at: afterTime,
-      updated_at: localTime(line.data_update_time, "", "lingxing", index, "item_list.data_update_time"),
+      updated_at: localTime(line.data_update_time, "+08:00", "lingxing", index, "item_list.data_update_time"),
       refunded_at: kind === "refund" && refund !== null ? afterTime : null,
     });
   }

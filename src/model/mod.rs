@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 
 pub mod money;
 pub mod time;
+pub mod zone;
 
 use crate::model::money::Money;
 use crate::model::time::Timestamp;

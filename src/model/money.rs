@@ -324,77 +324,6 @@ pub fn resolve_currency(symbol: &str, marketplace: Option<Currency>) -> Result<C
     }
 }
 
-/// The marketplace currency named by Lingxing's `seller_country` (`"8p-US 美国"`, `"UK 英国"`).
-pub fn marketplace_currency(seller_country: &str) -> Option<Currency> {
-    const BY_NAME: &[(&str, Currency)] = &[
-        ("美国", Currency::USD),
-        ("加拿大", Currency::CAD),
-        ("墨西哥", Currency::MXN),
-        ("巴西", Currency::BRL),
-        ("英国", Currency::GBP),
-        ("德国", Currency::EUR),
-        ("法国", Currency::EUR),
-        ("意大利", Currency::EUR),
-        ("西班牙", Currency::EUR),
-        ("荷兰", Currency::EUR),
-        ("比利时", Currency::EUR),
-        ("爱尔兰", Currency::EUR),
-        ("瑞典", Currency::SEK),
-        ("波兰", Currency::PLN),
-        ("土耳其", Currency::TRY),
-        ("日本", Currency::JPY),
-        ("澳大利亚", Currency::AUD),
-        ("澳洲", Currency::AUD),
-        ("新加坡", Currency::SGD),
-        ("印度", Currency::INR),
-        ("阿联酋", Currency::AED),
-        ("沙特", Currency::SAR),
-        ("埃及", Currency::EGP),
-        ("南非", Currency::ZAR),
-    ];
-    const BY_CODE: &[(&str, Currency)] = &[
-        ("US", Currency::USD),
-        ("CA", Currency::CAD),
-        ("MX", Currency::MXN),
-        ("BR", Currency::BRL),
-        ("UK", Currency::GBP),
-        ("GB", Currency::GBP),
-        ("DE", Currency::EUR),
-        ("FR", Currency::EUR),
-        ("IT", Currency::EUR),
-        ("ES", Currency::EUR),
-        ("NL", Currency::EUR),
-        ("BE", Currency::EUR),
-        ("IE", Currency::EUR),
-        ("SE", Currency::SEK),
-        ("PL", Currency::PLN),
-        ("TR", Currency::TRY),
-        ("JP", Currency::JPY),
-        ("AU", Currency::AUD),
-        ("SG", Currency::SGD),
-        ("IN", Currency::INR),
-        ("AE", Currency::AED),
-        ("SA", Currency::SAR),
-        ("EG", Currency::EGP),
-        ("ZA", Currency::ZAR),
-    ];
-    let by_name = BY_NAME.iter().find(|(name, _)| seller_country.contains(name)).map(|&(_, c)| c);
-    let mut by_code = None;
-    for token in seller_country.split(|c: char| !c.is_ascii_alphanumeric()) {
-        if let Some(&(_, c)) = BY_CODE.iter().find(|(code, _)| token.eq_ignore_ascii_case(code)) {
-            if by_code.is_some_and(|prev| prev != c) {
-                return None; // two marketplaces named: no guessing
-            }
-            by_code = Some(c);
-        }
-    }
-    match (by_name, by_code) {
-        (Some(a), Some(b)) if a != b => None,
-        (Some(a), _) => Some(a),
-        (None, b) => b,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,11 +364,6 @@ mod tests {
         assert_eq!(resolve_currency("$", Some(Currency::USD)), Ok(Currency::USD));
         assert_eq!(resolve_currency("£", None), Ok(Currency::GBP));
         assert_eq!(resolve_currency("£", Some(Currency::USD)), Err(AmountError::CurrencyMismatch));
-        assert_eq!(marketplace_currency("8p-US 美国"), Some(Currency::USD));
-        assert_eq!(marketplace_currency("XPXC美国"), Some(Currency::USD));
-        assert_eq!(marketplace_currency("UK 英国"), Some(Currency::GBP));
-        assert_eq!(marketplace_currency("Mars"), None);
-        assert_eq!(marketplace_currency("US-DE"), None);
     }
 
     #[test]

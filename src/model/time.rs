@@ -119,7 +119,8 @@ pub struct Timestamp {
     pub hour: u8,
     pub minute: u8,
     pub second: u8,
-    /// `None`: the upstream does not say which zone (Lingxing); printed without an offset.
+    /// `None`: the zone cannot be known (a marketplace's site time when the marketplace is
+    /// unknown); printed without an offset.
     pub offset_minutes: Option<i16>,
 }
 
@@ -152,6 +153,16 @@ impl Timestamp {
             _ => return Err(InvalidTime),
         };
         Ok(Some(Timestamp { date, hour, minute, second, offset_minutes }))
+    }
+
+    /// This wall-clock time read in `zone`: the digits kept, the offset the zone had then (in a
+    /// daylight-saving gap or overlap, the offset before the transition: see [`crate::model::zone`]).
+    pub fn in_zone(self, zone: &crate::model::zone::Zone) -> Timestamp {
+        let local = self.date.days_since_epoch() * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second);
+        Timestamp { offset_minutes: Some(zone.offset_of_local(local)), ..self }
     }
 
     /// Unix seconds, shown in the given zone.
@@ -289,6 +300,16 @@ mod tests {
             offset_minutes: None,
         };
         assert_eq!(far.write_rfc3339(&mut buf), None);
+    }
+
+    #[test]
+    fn local_times_read_in_a_zone() {
+        let pacific = &crate::model::zone::PACIFIC;
+        let t = Timestamp::parse_local("2023-02-16 23:50:50", None).unwrap().unwrap().in_zone(pacific);
+        assert_eq!(t.to_string(), "2023-02-16T23:50:50-08:00");
+        assert_eq!(t.unix(), Some(1_676_620_250));
+        let summer = Timestamp::parse_local("2023-07-01 12:00:00", None).unwrap().unwrap().in_zone(pacific);
+        assert_eq!(summer.to_string(), "2023-07-01T12:00:00-07:00");
     }
 
     #[test]

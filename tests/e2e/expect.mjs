@@ -36,8 +36,67 @@ const CURRENCY_BY_SYMBOL = { $: "USD", "£": "GBP", "€": "EUR" };
 
 /** "2023-01-14 10:00:00" China time → "2023-01-14T10:00:00+08:00". */
 export const chinaTime = (text) => `${text.replace(" ", "T")}+08:00`;
-/** A time whose zone the upstream does not fix keeps its local value, with no offset. */
+/** A time whose zone cannot be known keeps its local value, with no offset. */
 export const localTime = (text) => text.replace(" ", "T");
+
+/**
+ * Lingxing's site time (UPSTREAMS.md): each marketplace's own clock, as an IANA zone for `Intl`
+ * (README's table: Amazon's zone per marketplace, Pacific for all of North America).
+ */
+const SITE_ZONES = {
+  US: "America/Los_Angeles", CA: "America/Los_Angeles", MX: "America/Los_Angeles", BR: "America/Sao_Paulo",
+  UK: "Europe/London", GB: "Europe/London", IE: "Europe/Dublin", DE: "Europe/Berlin", FR: "Europe/Paris",
+  IT: "Europe/Rome", ES: "Europe/Madrid", NL: "Europe/Amsterdam", BE: "Europe/Brussels", SE: "Europe/Stockholm",
+  PL: "Europe/Warsaw", TR: "Europe/Istanbul", JP: "Asia/Tokyo", AU: "Australia/Sydney", SG: "Asia/Singapore",
+  IN: "Asia/Kolkata", AE: "Asia/Dubai", SA: "Asia/Riyadh", EG: "Africa/Cairo", ZA: "Africa/Johannesburg",
+};
+const SITE_NAMES = {
+  美国: "US", 加拿大: "CA", 墨西哥: "MX", 巴西: "BR", 英国: "UK", 爱尔兰: "IE", 德国: "DE", 法国: "FR", 意大利: "IT",
+  西班牙: "ES", 荷兰: "NL", 比利时: "BE", 瑞典: "SE", 波兰: "PL", 土耳其: "TR", 日本: "JP", 澳大利亚: "AU", 澳洲: "AU",
+  新加坡: "SG", 印度: "IN", 阿联酋: "AE", 沙特: "SA", 埃及: "EG", 南非: "ZA",
+};
+
+/** The site zone named by `seller_country` ("8p-US 美国"), or null when none or two disagreeing. */
+export function siteZone(sellerCountry) {
+  const codes = new Set();
+  for (const [name, code] of Object.entries(SITE_NAMES)) if (sellerCountry?.includes(name)) codes.add(code);
+  for (const token of String(sellerCountry ?? "").split(/[^A-Za-z0-9]+/)) if (SITE_ZONES[token.toUpperCase()]) codes.add(token.toUpperCase());
+  const zones = new Set([...codes].map((c) => SITE_ZONES[c]));
+  // Different IANA names with the same clock (Berlin, Paris) agree; compare their offsets over a year.
+  const clocks = new Set([...zones].map((z) => [0, 91, 182, 273, 300].map((d) => offsetMinutes(z, Date.UTC(2024, 0, 1) + d * 864e5)).join()));
+  return clocks.size === 1 ? [...zones][0] : null;
+}
+
+const wallFormats = new Map();
+function wallClock(zone, ms) {
+  let f = wallFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-CA", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    wallFormats.set(zone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+/** The zone's UTC offset at an instant, in minutes: the wall clock read back as if it were UTC. */
+function offsetMinutes(zone, ms) {
+  const wall = wallClock(zone, ms);
+  return Math.round((Date.parse(`${wall.replace(" ", "T")}Z`) - Math.floor(ms / 1000) * 1000) / 60000);
+}
+const formatOffset = (m) => `${m < 0 ? "-" : "+"}${String(Math.floor(Math.abs(m) / 60)).padStart(2, "0")}:${String(Math.abs(m) % 60).padStart(2, "0")}`;
+
+/**
+ * A site time "2024-03-10 02:30:00" read on `zone`'s clock. Of the instants whose wall clock shows
+ * it, the earliest (an overlap's first reading); when none does (a gap skipped it), the offset the
+ * zone had a day before. Unknown zone: no offset.
+ */
+export function siteTime(text, zone) {
+  if (!zone) return localTime(text);
+  const asUtc = Date.parse(`${text.replace(" ", "T")}Z`);
+  const offsets = new Set([offsetMinutes(zone, asUtc - 864e5), offsetMinutes(zone, asUtc + 864e5)]);
+  const readings = [...offsets].map((o) => asUtc - o * 60000).filter((ms) => wallClock(zone, ms) === text).sort((a, b) => a - b);
+  const offset = readings.length > 0 ? (asUtc - readings[0]) / 60000 : offsetMinutes(zone, asUtc - 864e5);
+  return `${localTime(text)}${formatOffset(offset)}`;
+}
 
 /** Fen → Money. */
 export function fen(minor) {
@@ -91,6 +150,7 @@ export function expectXiaoe(wire) {
 
 /** One expected AfterSale per line of a Lingxing wire record. */
 export function expectLingxing(wire) {
+  const zone = siteZone(wire.seller_country);
   return wire.item_list.map((line) => {
     const key = line.item_identifier || line.md5_v2;
     return {
@@ -100,8 +160,8 @@ export function expectLingxing(wire) {
       order_id: wire.amazon_order_id,
       kind: LINGXING_KIND[line.after_type],
       refund: lingxingRefund(line.refund_amount),
-      created_at: localTime(line.after_time),
-      updated_at: localTime(line.data_update_time),
+      created_at: siteTime(line.after_time, zone),
+      updated_at: chinaTime(line.data_update_time),
     };
   });
 }

@@ -398,7 +398,9 @@ describe("aftersale proxy end to end", { timeout: 30 * 60_000 }, () => {
         assertSameRecords(records, expected, `lingxing ${qs(params)}`);
         for (const r of records) {
           assert.ok(STATUSES.has(r.status), `${r.id}: status ${JSON.stringify(r.status)} is not one of SPEC §2`);
-          assert.doesNotMatch(r.created_at, /(Z|[+-]\d\d:\d\d)$/, `${r.id}: Lingxing times have no zone`);
+          // Every simulated shop has a known marketplace: site times carry its offset, updates Beijing's.
+          assert.match(r.created_at, /[+-]\d\d:\d\d$/, `${r.id}: a site time without its marketplace's offset`);
+          assert.match(r.updated_at, /\+08:00$/, `${r.id}: an update time not in Beijing time`);
         }
         assert.ok(tokenUse(stats(), "lingxing") <= 1, `token fetched ${tokenUse(stats(), "lingxing")} times for one walk`);
       });

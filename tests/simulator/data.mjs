@@ -83,6 +83,19 @@ export function formatTime(unixSeconds, offsetSeconds = 0) {
 
 export const formatChinaTime = (unixSeconds) => formatTime(unixSeconds, CHINA_OFFSET);
 
+const zoneFormats = new Map();
+/** "YYYY-MM-DD hh:mm:ss" of unix seconds on the wall clock of an IANA zone (with its daylight saving). */
+export function formatZoneTime(unixSeconds, zone) {
+  let f = zoneFormats.get(zone);
+  if (!f) {
+    const fields = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    f = new Intl.DateTimeFormat("en-CA", { timeZone: zone, hourCycle: "h23", ...fields });
+    zoneFormats.set(zone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(unixSeconds * 1000).map((part) => [part.type, part.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
 /** Days since 1970-01-01 of a strict "YYYY-MM-DD" calendar date, or null. */
 export function parseDate(text) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(typeof text === "string" ? text : "");
@@ -306,12 +319,16 @@ export class XiaoeGenerator {
 
 // ---------------------------------------------------------------- lingxing
 
+/**
+ * `zone` is the shop's site time (UPSTREAMS.md): deal_time, after_time and purchase_time are
+ * written on that clock; gmt_modified and data_update_time on Beijing time.
+ */
 export const LINGXING_SHOPS = [
-  { sid: 101, seller_country: "8p-US 美国", symbol: "$", site: "https://www.amazon.com", prefixes: ["111", "112", "113", "114"] },
-  { sid: 102, seller_country: "UK 英国", symbol: "£", site: "https://www.amazon.co.uk", prefixes: ["202", "203", "204", "205"] },
-  { sid: 103, seller_country: "DE 德国", symbol: "€", site: "https://www.amazon.de", prefixes: ["302", "303", "304", "305"] },
-  { sid: 104, seller_country: "FR 法国", symbol: "€", site: "https://www.amazon.fr", prefixes: ["402", "403", "404", "405"] },
-  { sid: 105, seller_country: "8p-US 美国", symbol: "$", site: "https://www.amazon.com", prefixes: ["111", "112", "113", "114"] },
+  { sid: 101, seller_country: "8p-US 美国", symbol: "$", zone: "America/Los_Angeles", site: "https://www.amazon.com", prefixes: ["111", "112", "113", "114"] },
+  { sid: 102, seller_country: "UK 英国", symbol: "£", zone: "Europe/London", site: "https://www.amazon.co.uk", prefixes: ["202", "203", "204", "205"] },
+  { sid: 103, seller_country: "DE 德国", symbol: "€", zone: "Europe/Berlin", site: "https://www.amazon.de", prefixes: ["302", "303", "304", "305"] },
+  { sid: 104, seller_country: "FR 法国", symbol: "€", zone: "Europe/Paris", site: "https://www.amazon.fr", prefixes: ["402", "403", "404", "405"] },
+  { sid: 105, seller_country: "8p-US 美国", symbol: "$", zone: "America/Los_Angeles", site: "https://www.amazon.com", prefixes: ["111", "112", "113", "114"] },
 ];
 const LINGXING_PRODUCTS = [
   { asin: "B09MT9BKAD", msku: "Pink_Head_Rope_12", item_name: "Love Pearl Bottom Hair Circle", local_sku: "auto010", local_name: "自动010" },
@@ -428,8 +445,8 @@ export class LingxingGenerator {
       if (rng.chance(0.3)) line.fid = rng.chars(13, UPPER_ALNUM);
       Object.assign(line, {
         after_type: afterType,
-        after_time: formatTime(afterTime),
-        data_update_time: formatTime(updateTime),
+        after_time: formatZoneTime(afterTime, shop.zone),
+        data_update_time: formatChinaTime(updateTime),
         after_interval: `${intervalDays}天`,
       });
       if (refunds) {
@@ -484,8 +501,8 @@ export class LingxingGenerator {
       msku: product.msku,
       amazon_order_id: amazonOrderId,
       sid: shop.sid,
-      purchase_time: formatTime(purchase),
-      deal_time: formatTime(deal),
+      purchase_time: formatZoneTime(purchase, shop.zone),
+      deal_time: formatZoneTime(deal, shop.zone),
       gmt_modified: lines[0].data_update_time,
       correlation_id: rng.int(1, 5),
       interval_days: intervalDays,

@@ -1,6 +1,8 @@
 // The Lingxing OpenAPI signature, written from UPSTREAMS.md alone (never from the project's core):
 //   1. every query and body parameter plus access_token, app_key and timestamp, but not sign;
-//   2. drop keys whose value is null/undefined or the empty string;
+//   2. drop keys whose value is the empty string (and JavaScript's `undefined`, which is no JSON
+//      value: a body written with JSON.stringify does not carry it); `null` takes part, written
+//      `key=null` (the official guide: "value为null会参与生成签名");
 //   3. sort keys by byte order; write `key=value` joined by `&`, where arrays and objects are
 //      compact JSON with object keys sorted, booleans are true/false, nothing is URL-encoded;
 //   4. MD5 of the UTF-8 string as upper-case hex;
@@ -22,6 +24,7 @@ export function canonicalJson(value) {
 }
 
 function renderValue(value) {
+  if (value === null) return "null";
   if (typeof value === "string") return value;
   if (typeof value === "object") return canonicalJson(value);
   return String(value); // numbers, bigints, booleans
@@ -30,7 +33,7 @@ function renderValue(value) {
 /** The `k=v&k=v` string that is hashed. */
 export function canonicalString(params) {
   return Object.keys(params)
-    .filter((k) => k !== "sign" && params[k] !== null && params[k] !== undefined && params[k] !== "")
+    .filter((k) => k !== "sign" && params[k] !== undefined && params[k] !== "")
     .sort(byteOrder)
     .map((k) => `${k}=${renderValue(params[k])}`)
     .join("&");

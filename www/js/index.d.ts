@@ -37,8 +37,9 @@ export type OrderStatus =
   | "unknown";
 
 /**
- * RFC 3339 with an offset (`"2023-02-13T18:34:18+08:00"`), or without one where the upstream
- * does not fix the zone (`"2023-02-16T23:50:50"`, Lingxing).
+ * RFC 3339 with an offset (`"2023-02-13T18:34:18+08:00"`; Lingxing's site times carry their
+ * marketplace's offset, `"2023-02-16T23:50:50-08:00"`), or without one only where the zone cannot
+ * be known (a Lingxing record of an unknown marketplace: `"2023-02-16T23:50:50"`).
  */
 export type Timestamp = string;
 
@@ -242,13 +243,18 @@ export function normalizeJson(platform: Platform, text: string, options?: Normal
 /** Normalizes a WeChat Mini Store order-details body (`/product/order/get`). */
 export function normalizeOrder(text: string, options?: NormalizeOptions): Order;
 
-/** A JSON value that can be signed. */
-export type SignValue = string | number | boolean | null | undefined | SignValue[] | { [key: string]: SignValue };
+/** A JSON value that can be signed; `null` is a value (signed as `key=null`). */
+export type SignJson = string | number | boolean | null | SignJson[] | { [key: string]: SignValue };
+/** A member's value: `undefined` leaves the member out, as `JSON.stringify` leaves it out of the body. */
+export type SignValue = SignJson | undefined;
 
 /**
  * The Lingxing request sign (Base64, not URL-encoded). `params` holds every signed key:
- * `access_token`, `app_key`, `timestamp` and the request's own parameters.
- * @throws {AftersaleError} `invalid_request` when `appId` is not 16 bytes or `params` is not an object.
+ * `access_token`, `app_key`, `timestamp` and the request's own parameters. Empty strings and
+ * `undefined` members are left out; `null` takes part as `key=null` (Lingxing signs nulls), so
+ * never pass a `null` the body will not carry.
+ * @throws {AftersaleError} `invalid_request` when `appId` is not 16 bytes, `params` is not an
+ *   object, or a value cannot be signed (`NaN`, a function, a BigInt, `undefined` in an array).
  */
 export function signLingxing(params: Record<string, SignValue>, appId: string): string;
 

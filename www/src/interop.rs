@@ -235,8 +235,18 @@ pub fn normalize_options(value: &JsValue) -> Result<NormalizeOptions, ApiError> 
     Ok(options)
 }
 
-/// The Lingxing parameters as JSON text, for `aftersale::lingxing::sign`.
-pub fn sign_params_json(value: &JsValue) -> Result<String, ApiError> {
+/// The Lingxing parameters as a JSON map, for `aftersale::lingxing::sign`.
+///
+/// Read member by member rather than through `JSON.stringify`, which would turn `NaN`, a
+/// function or an `undefined` array element into a `null` that then gets signed. The rules:
+/// - `null` is a value and is signed (`key=null`), as Lingxing's guide says;
+/// - a member whose value is `undefined` is skipped, at any depth: that is the JavaScript way of
+///   leaving a parameter out, and `JSON.stringify` of the body sent leaves it out too, so the
+///   signed string matches the body;
+/// - `undefined` inside an array, functions, symbols, BigInts and non-finite numbers are refused,
+///   naming the parameter: each would be written differently, or not at all, in the body;
+/// - an object with `toJSON` (a `Date`) is signed as what `toJSON` returns, as in the body.
+pub fn sign_params(value: &JsValue) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     let what = "params";
     if !value.is_object() || Array::is_array(value) || value.is_function() {
         return Err(ApiError::invalid(format!(
@@ -244,20 +254,82 @@ pub fn sign_params_json(value: &JsValue) -> Result<String, ApiError> {
             describe_type(value)
         )));
     }
-    let object: &Object = value.unchecked_ref();
-    for entry in Object::entries(object).iter() {
-        let pair: Array = entry.unchecked_into();
-        let (key, v) = (pair.get(0).as_string().unwrap_or_default(), pair.get(1));
-        if let Some(n) = v.as_f64() {
-            if !n.is_finite() {
-                return Err(ApiError::invalid(format!("{what}.{key} is {n}, which cannot be signed")));
+    match sign_value(value, what, 0)? {
+        Some(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(ApiError::invalid(format!("{what} must be an object of every signed parameter"))),
+    }
+}
+
+/// Nesting beyond this is refused rather than followed (a cyclic object would never end).
+const MAX_SIGN_DEPTH: usize = 32;
+
+/// One value to sign; `Ok(None)` for `undefined` (the caller decides whether that may be skipped).
+fn sign_value(v: &JsValue, path: &str, depth: usize) -> Result<Option<serde_json::Value>, ApiError> {
+    use serde_json::Value;
+    if depth > MAX_SIGN_DEPTH {
+        return Err(ApiError::invalid(format!("{path} is nested more than {MAX_SIGN_DEPTH} levels deep (a cycle?)")));
+    }
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    if v.is_null() {
+        return Ok(Some(Value::Null));
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Some(Value::String(s)));
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(Some(Value::Bool(b)));
+    }
+    if let Some(n) = v.as_f64() {
+        if !n.is_finite() {
+            return Err(ApiError::invalid(format!("{path} is {n}, which cannot be signed")));
+        }
+        // Whole numbers as integers, so 1000 is signed as `1000`, as JSON.stringify writes it.
+        if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 {
+            return Ok(Some(Value::from(n as i64)));
+        }
+        return Ok(Some(serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null)));
+    }
+    if v.is_function() || v.is_symbol() || v.is_bigint() {
+        return Err(ApiError::invalid(format!(
+            "{path} is {}, which cannot be signed: write it as a string or a number",
+            describe_type(v)
+        )));
+    }
+    if Array::is_array(v) {
+        let array: &Array = v.unchecked_ref();
+        let mut items = Vec::with_capacity(array.length() as usize);
+        for (i, item) in array.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            match sign_value(&item, &item_path, depth + 1)? {
+                Some(value) => items.push(value),
+                None => {
+                    return Err(ApiError::invalid(format!(
+                        "{item_path} is undefined, which an array cannot leave out: use null or remove it"
+                    )))
+                }
             }
         }
+        return Ok(Some(Value::Array(items)));
     }
-    let json = JSON::stringify(value).map_err(|e| {
-        ApiError::invalid(format!("{what} cannot be written as JSON to be signed: {}", describe_thrown(&e)))
-    })?;
-    Ok(String::from(json))
+    let to_json = Reflect::get(v, &JsValue::from_str("toJSON")).unwrap_or(JsValue::UNDEFINED);
+    if let Some(f) = to_json.dyn_ref::<Function>() {
+        let converted =
+            f.call0(v).map_err(|e| ApiError::invalid(format!("{path}.toJSON() threw: {}", describe_thrown(&e))))?;
+        return sign_value(&converted, path, depth + 1);
+    }
+    let object: &Object = v.unchecked_ref();
+    let mut map = serde_json::Map::new();
+    for entry in Object::entries(object).iter() {
+        let pair: Array = entry.unchecked_into();
+        let key = pair.get(0).as_string().unwrap_or_default();
+        let member_path = format!("{path}.{key}");
+        if let Some(value) = sign_value(&pair.get(1), &member_path, depth + 1)? {
+            map.insert(key, value);
+        }
+    }
+    Ok(Some(Value::Object(map)))
 }
 
 pub fn client_config(value: &JsValue) -> Result<ClientConfig, ApiError> {

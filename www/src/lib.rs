@@ -49,13 +49,12 @@ pub fn normalize_order(text: JsValue, options: JsValue) -> Result<JsValue, ApiEr
     interop::json_parse(&json)
 }
 
-/// The Lingxing request sign (UPSTREAMS.md): Base64, not URL-encoded.
+/// The Lingxing request sign (UPSTREAMS.md): Base64, not URL-encoded. `null` members are signed
+/// (`key=null`), `undefined` members are left out, as `JSON.stringify` leaves them out of the body.
 #[wasm_bindgen(js_name = signLingxing)]
 pub fn sign_lingxing(params: JsValue, app_id: JsValue) -> Result<String, ApiError> {
-    let json = interop::sign_params_json(&params)?;
+    let params = interop::sign_params(&params)?;
     let app_id = interop::string_arg(&app_id, "appId")?;
-    let params: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json)
-        .map_err(|e| ApiError::invalid(format!("params could not be read for signing: {e}")))?;
     Ok(aftersale::lingxing::sign(&params, &app_id)?)
 }
 

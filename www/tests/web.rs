@@ -71,7 +71,9 @@ fn normalizes_each_seed_example() {
     assert!(lines.iter().all(|l| l["order_id"] == "113-9870855-8214638"));
     let refund = lines.iter().find(|l| l["kind"] == "refund").unwrap();
     assert_eq!(refund["refund"], json!({"currency": "USD", "minor": 470, "decimal": "4.700"}));
-    assert_eq!(refund["created_at"], "2023-02-16T23:50:50", "Lingxing times carry no offset");
+    // Site time of amazon.com (US Pacific, PST in February); updates in Beijing time.
+    assert_eq!(refund["created_at"], "2023-02-16T23:50:50-08:00");
+    assert_eq!(refund["updated_at"], "2023-02-17T11:36:17+08:00");
 
     let order = to_json(&normalize_order(s(WECHAT_STORE), JsValue::UNDEFINED).unwrap());
     assert_eq!(order["id"], "wechat_store:12123121332");
@@ -121,15 +123,83 @@ fn signs_the_worked_example_of_upstreams_md() {
 }
 
 #[wasm_bindgen_test]
-fn signs_nested_objects_with_sorted_keys() {
-    // Expected value from tests/simulator/lingxing-sign.mjs, written from UPSTREAMS.md alone.
+fn signs_nested_objects_with_sorted_keys_and_nulls() {
+    // Expected value from tests/simulator/lingxing-sign.mjs, written from UPSTREAMS.md alone:
+    // "nothing": null is signed as `nothing=null`, "empty": "" is left out.
     let params = json!({
         "access_token": "tok", "app_key": "ak_0123456789abc", "timestamp": 1700000000,
         "filter": {"z": 1, "a": [{"y": "2", "b": true}], "m": null},
         "empty": "", "flag": false, "price": 1.5, "name": "名字 & =", "nothing": null,
     });
     let sign = sign_lingxing(js(params), s("ak_0123456789abc")).unwrap();
-    assert_eq!(sign, "EPmQSlGIn3dLZXqt0pYkakhQy3g8YEDudrqqGZcRNKdIwVhSPzVcd0sPeLkAl3rO");
+    assert_eq!(sign, "gan6WyRNju87WsEChPBEZYmll63OpQsDo+a1frdKx0tIwVhSPzVcd0sPeLkAl3rO");
+}
+
+#[wasm_bindgen_test]
+fn signs_the_vectors_of_the_independent_node_signer() {
+    let file: Value = serde_json::from_str(include_str!("../../tests/simulator/lingxing-sign.vectors.json")).unwrap();
+    for v in file["vectors"].as_array().unwrap() {
+        let sign = sign_lingxing(js(v["params"].clone()), s(v["app_id"].as_str().unwrap())).unwrap();
+        assert_eq!(sign, v["sign"].as_str().unwrap(), "{}", v["what"]);
+    }
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    Reflect::set(target, &s(key), value).unwrap();
+}
+
+#[wasm_bindgen_test]
+fn undefined_members_are_left_out_and_bad_values_refused() {
+    let base = || js(worked_example());
+    let reference = sign_lingxing(base(), s("ak_0123456789abc")).unwrap();
+    // `undefined` is how JavaScript leaves a member out, and JSON.stringify(body) drops it too.
+    let with_undefined = base();
+    set(&with_undefined, "sid_or_nothing", &JsValue::UNDEFINED);
+    let nested = js(json!({"k": 1}));
+    set(&nested, "gone", &JsValue::UNDEFINED);
+    set(&with_undefined, "nested", &nested);
+    let mut expected = worked_example();
+    expected["nested"] = json!({"k": 1});
+    assert_eq!(
+        sign_lingxing(with_undefined, s("ak_0123456789abc")).unwrap(),
+        sign_lingxing(js(expected), s("ak_0123456789abc")).unwrap()
+    );
+    // ...but null is a value, and is signed.
+    let with_null = base();
+    set(&with_null, "sid", &JsValue::NULL);
+    assert_ne!(sign_lingxing(with_null, s("ak_0123456789abc")).unwrap(), reference);
+
+    let refused = |key: &str, value: JsValue| {
+        let params = base();
+        set(&params, key, &value);
+        expect_error(&thrown(sign_lingxing(params, s("ak_0123456789abc"))), "invalid_request")
+    };
+    let hole = js(json!(["a"]));
+    Reflect::set(&hole, &JsValue::from(1), &JsValue::UNDEFINED).unwrap();
+    let m = refused("ids", hole);
+    assert!(m.contains("params.ids[1]") && m.contains("undefined"), "{m}");
+    let deep_nan = js(json!({"a": [1]}));
+    set(&deep_nan, "b", &JsValue::from(f64::NAN));
+    let m = refused("filter", deep_nan);
+    assert!(m.contains("params.filter.b") && m.contains("NaN"), "{m}");
+    let m = refused("callback", js_sys::Function::new_no_args("return 1").into());
+    assert!(m.contains("params.callback") && m.contains("function"), "{m}");
+    let m = refused("big", JsValue::bigint_from_str("12"));
+    assert!(m.contains("params.big") && m.contains("bigint"), "{m}");
+    let cycle = js(json!({}));
+    set(&cycle, "self", &cycle);
+    let m = refused("loop", cycle);
+    assert!(m.contains("deep"), "{m}");
+
+    // A Date is signed as the text JSON.stringify writes for it.
+    let dated = base();
+    set(&dated, "since", &js_sys::Date::new(&JsValue::from(0.0)).into());
+    let mut expected = worked_example();
+    expected["since"] = json!("1970-01-01T00:00:00.000Z");
+    assert_eq!(
+        sign_lingxing(dated, s("ak_0123456789abc")).unwrap(),
+        sign_lingxing(js(expected), s("ak_0123456789abc")).unwrap()
+    );
 }
 
 // ---------------------------------------------------------------- errors

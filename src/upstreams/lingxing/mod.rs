@@ -22,6 +22,7 @@ use crate::protocol::query::DateField;
 use crate::protocol::upstream::{CredentialField, ListPage, ListScheme, Paging, TokenAsk, TokenFetch, Upstream};
 use crate::Error;
 
+pub mod marketplace;
 pub mod request;
 mod sign;
 
@@ -261,7 +262,9 @@ fn map_record<'a>(
 ) -> Result<(), Error> {
     let order_id = text(rec.amazon_order_id);
     let ctx = RecordCtx { platform: PLATFORM, index, id: order_id.as_deref() };
-    let marketplace = rec.seller_country.as_ref().and_then(|c| money::marketplace_currency(&c.0));
+    // The marketplace gives the currency of bare `$` amounts and the zone of the site times.
+    let site = rec.seller_country.as_ref().map(|c| marketplace::site(&c.0)).unwrap_or_default();
+    let marketplace = site.currency;
     let lines = rec.item_list.map(|l| l.0).unwrap_or_default();
     if lines.is_empty() {
         return Err(ctx.invalid(
@@ -296,7 +299,12 @@ fn map_record<'a>(
         };
         let status_text = line.return_status.map(|t| t.0).unwrap_or(Cow::Borrowed(""));
         let status = status_of(kind, &status_text, refund.as_ref().is_some_and(|m| m.minor > 0));
+        // Site time: the marketplace's own clock; with no known marketplace, no offset (SPEC §2).
         let after_time = ctx.time("item_list.after_time", &line.after_time, None)?;
+        let after_time = match site.zone {
+            Some(zone) => after_time.map(|t| t.in_zone(zone)),
+            None => after_time,
+        };
         let carrier = text(line.carriers);
         let waybill = text(line.waybill_number);
         let return_logistics = if carrier.is_some() || waybill.is_some() {
@@ -333,7 +341,8 @@ fn map_record<'a>(
             return_logistics,
             exchange_order_id: text(line.exchange_order_number),
             created_at: after_time,
-            updated_at: ctx.time("item_list.data_update_time", &line.data_update_time, None)?,
+            // Lingxing's own clock: Beijing time, whatever the marketplace.
+            updated_at: ctx.china_time("item_list.data_update_time", &line.data_update_time)?,
             raw: raw.map(Cow::Borrowed),
         });
     }

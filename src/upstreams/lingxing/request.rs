@@ -40,6 +40,14 @@ pub const EXPORT_PAGE_LENGTH: u32 = MAX_PAGE_LENGTH;
 pub const LIST_PATH: &str = "/erp/sc/routing/amzod/order/afterSaleList";
 
 /// One page of `POST /erp/sc/routing/amzod/order/afterSaleList`.
+///
+/// `from`/`to` go out unchanged as `start_date`/`end_date`, and Lingxing reads them on the clock
+/// of the field `date_field` selects (UPSTREAMS.md):
+/// - [`DateField::Created`] → `date_type` 1, the after-sale time `deal_time`: dates in each
+///   record's **site time** (its marketplace's local time, e.g. Los Angeles for amazon.com), not
+///   China dates; one query may span shops on different clocks, so they are not converted;
+/// - [`DateField::Updated`] → `date_type` 3, the update time `gmt_modified`: **Beijing** dates;
+/// - [`DateField::Refunded`] has no Lingxing filter and is refused before a request is built.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LingxingAfterSaleList {
     /// Half-open `[start_date, end_date)`, as Lingxing takes it.
@@ -70,7 +78,8 @@ impl LingxingAfterSaleList {
         let mut body = Map::new();
         body.insert("start_date".into(), self.from.to_string().into());
         body.insert("end_date".into(), self.to.to_string().into());
-        // 1: after-sale time (deal_time), 3: update time. Refund date is refused in ListQuery.
+        // 1: after-sale time (deal_time, site dates), 3: update time (gmt_modified, Beijing
+        // dates). Refund date is refused in ListQuery.
         let date_type = match self.date_field {
             DateField::Created | DateField::Refunded => 1,
             DateField::Updated => 3,

@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 use crate::error::SignError;
 use crate::Error;
 
-/// The string that is hashed: keys in byte order, empty strings and nulls left out, arrays and
-/// objects as compact JSON with sorted keys, nothing URL-encoded.
+/// The string that is hashed: keys in byte order, empty strings left out, `null` written as
+/// `key=null` (Lingxing's guide: null values take part in the sign), arrays and objects as
+/// compact JSON with sorted keys, nothing URL-encoded.
 pub fn sign_string(params: &Map<String, Value>) -> Result<String, Error> {
     let mut keys: Vec<&String> = params.keys().collect();
     sort_bytewise(&mut keys);
@@ -26,10 +27,8 @@ pub fn sign_string(params: &Map<String, Value>) -> Result<String, Error> {
         if key == "sign" {
             continue;
         }
-        match value {
-            Value::Null => continue,
-            Value::String(s) if s.is_empty() => continue,
-            _ => {}
+        if matches!(value, Value::String(s) if s.is_empty()) {
+            continue;
         }
         if !out.is_empty() {
             out.push('&');
@@ -42,8 +41,8 @@ pub fn sign_string(params: &Map<String, Value>) -> Result<String, Error> {
             Value::Number(n) => {
                 let _ = write!(out, "{n}");
             }
+            Value::Null => out.push_str("null"),
             Value::Array(_) | Value::Object(_) => write_sorted_json(&mut out, value, key)?,
-            Value::Null => unreachable!("skipped above"),
         }
     }
     Ok(out)
