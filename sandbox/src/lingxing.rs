@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use aftersale::http::Response;
 use aftersale::time::Date;
 
-use crate::calendar::{china_local, parse_day, Calendar, Time, DAY, HOUR};
+use crate::calendar::{china_local, parse_day, Calendar, Time, CHINA, DAY, HOUR};
 use crate::request::{int_of, ok, parse_pairs, reply, text_of, Ctx};
 use crate::rng::{hash_bytes, mix, stream, uuid, Rng, ALNUM, UPPER_ALNUM};
 use crate::LINGXING_RECORDS;
@@ -256,7 +256,9 @@ pub(crate) fn l_skel(cal: Calendar, i: usize) -> LSkel {
     let mut r = Rng::new(stream::L_RECORD, i as u64);
     let market = r.pick(&MARKET_WEIGHTS);
     let lines = r.pick(PATTERNS);
-    let deal = cal.random_moment(&mut r, cal.days());
+    // Never on the range's first China day: on a site's clock (up to 16 h behind China) it
+    // would fall before the range.
+    let deal = cal.random_moment(&mut r, cal.days() - 1) + DAY;
     let mut after = [deal; 3];
     let mut update = [deal; 3];
     for j in 0..lines.len() {
@@ -277,12 +279,29 @@ impl LSkel {
         format!("{prefix:03}-{:07}-{:07}", r.below(10_000_000), r.below(10_000_000))
     }
 
+    /// The queried date on its field's own clock: purchase and deal times are in the shop's
+    /// site time, the modification time in Beijing time (UPSTREAMS.md).
     fn date(&self, date_type: i64) -> i64 {
         match date_type {
-            2 => self.purchase,
+            2 => self.site(self.purchase),
             3 => self.modified,
-            _ => self.deal,
+            _ => self.site(self.deal),
         }
+    }
+
+    /// A moment the calendar keeps in China time, on the site's clock instead.
+    pub(crate) fn site(&self, china: i64) -> i64 {
+        site_time(self.market, china)
+    }
+}
+
+/// `china` (China-local seconds, as the calendar counts) on the clock of market `market`'s site:
+/// its zone's offset at that instant, daylight saving included.
+fn site_time(market: usize, china: i64) -> i64 {
+    let unix = china - CHINA;
+    match aftersale::lingxing::marketplace::site(MARKETS[market].country).zone {
+        Some(zone) => unix + i64::from(zone.offset_at(unix)) * 60,
+        None => china,
     }
 }
 
@@ -384,6 +403,7 @@ fn select(cal: Calendar, q: &LQuery) -> Vec<LSkel> {
     let mut hits: Vec<(i64, LSkel)> = (0..LINGXING_RECORDS)
         .map(|i| l_skel(cal, i))
         .filter_map(|s| {
+            // Sorted by the stored local text, as a database of site times would.
             let t = s.date(q.date_type);
             (q.start_day..q.end_day).contains(&t.div_euclid(DAY)).then_some((t, s))
         })
@@ -621,8 +641,8 @@ fn record(s: &LSkel) -> Record {
         msku: main.msku,
         amazon_order_id: s.amazon_order_id(),
         sid: m.sid,
-        purchase_time: Time(s.purchase),
-        deal_time: Time(s.deal),
+        purchase_time: Time(s.site(s.purchase)),
+        deal_time: Time(s.site(s.deal)),
         gmt_modified: Time(s.modified),
         correlation_id: r.between(1, 9),
         interval_days: (s.deal - s.purchase) / DAY,
@@ -757,7 +777,7 @@ fn line(s: &LSkel, m: &Market, j: usize, l: &LLine, decimals: u32) -> Line {
         msku: it.msku,
         fid,
         after_type: after_type_name(l.kind),
-        after_time: Time(s.after[j]),
+        after_time: Time(s.site(s.after[j])),
         data_update_time: Time(s.update[j]),
         after_interval: format!("{after_days}天"),
         refund_amount: if refunded { amount(true, symbol, refund_total, decimals) } else { String::new() },

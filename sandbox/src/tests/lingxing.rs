@@ -73,7 +73,7 @@ fn lingxing_every_record_once() {
 #[test]
 fn lingxing_range_is_half_open() {
     let s = l_skel(cal(), 5);
-    let day = day_of(s.deal);
+    let day = day_of(s.site(s.deal));
     let order = s.amazon_order_id();
     let has = |a: Date, b: Date| -> bool {
         let v = json(&answer(&lingxing_req(a, b, DateField::Created, 0, 1000), NOW));
