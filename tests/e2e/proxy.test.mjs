@@ -225,7 +225,14 @@ describe("aftersale proxy end to end", { timeout: 30 * 60_000 }, () => {
     it("404 not_found for an unknown route", async () => {
       assertError(await stack.get("/v1/nothing-here"), 404, "not_found");
       assertError(await stack.get("/v2/aftersales?platform=xiaoe&from=2023-01-01&to=2023-01-02"), 404, "not_found");
-      assertError(await stack.get("/v1/aftersales/nothing?platform=xiaoe"), 404, "not_found");
+      assertError(await stack.get("/v1/aftersales/nothing/more?platform=xiaoe"), 404, "not_found");
+    });
+
+    it("one after-sale by id only for platforms that look them up by id, naming the ones that do", async () => {
+      const res = await stack.get("/v1/aftersales/nothing?platform=xiaoe");
+      assertError(res, 400, "invalid_request");
+      assert.match(res.json.error.message, /platform/);
+      assert.match(res.json.error.message, /wechat_channels/);
     });
   });
 
