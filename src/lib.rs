@@ -53,7 +53,9 @@ pub fn normalize(platform: Platform, body: &str) -> Result<Vec<AfterSale<'_>>, E
     normalize_page(platform, body, NormalizeOptions::default()).map(|p| p.records)
 }
 
-/// Normalizes one upstream page, with the upstream's total where it gives one.
+/// Normalizes one upstream page, with the upstream's total where it gives one. Records borrow
+/// from `body`; from a body that had to be repaired (documentation-style JSON) they are copied
+/// out of the repaired text. [`Body`] keeps that text for the caller and copies nothing.
 pub fn normalize_page(platform: Platform, body: &str, options: NormalizeOptions) -> Result<Page<'_>, Error> {
     let body = strip_bom(body);
     match parse_page(platform, body, options) {
@@ -61,6 +63,55 @@ pub fn normalize_page(platform: Platform, body: &str, options: NormalizeOptions)
             read_tolerantly(body, e, |repaired| parse_page(platform, repaired, options).map(Page::into_owned))
         }
         other => other,
+    }
+}
+
+/// An upstream body as normalization reads it. When the body is documentation-style JSON (the
+/// seeds' own examples) the repaired text is kept here, so the records borrow from it as they
+/// would from the original, and nothing is copied record by record.
+pub struct Body<'a> {
+    text: &'a str,
+    repaired: core::cell::OnceCell<String>,
+}
+
+impl<'a> Body<'a> {
+    pub fn new(text: &'a str) -> Body<'a> {
+        Body { text: strip_bom(text), repaired: core::cell::OnceCell::new() }
+    }
+
+    /// As [`normalize_page`], the records borrowing from this body or its repaired text.
+    pub fn normalize_page(&self, platform: Platform, options: NormalizeOptions) -> Result<Page<'_>, Error> {
+        match parse_page(platform, self.text, options) {
+            Err(Error::Parse(e)) => {
+                let repaired = self.repaired(e)?;
+                parse_page(platform, repaired, options).map_err(|e| self.point_at_original(e))
+            }
+            other => other,
+        }
+    }
+
+    /// As [`normalize_order_of`], the order borrowing from this body or its repaired text.
+    pub fn normalize_order(&self, platform: Platform, options: NormalizeOptions) -> Result<Order<'_>, Error> {
+        let upstream = platform.upstream();
+        match upstream.parse_order(self.text, options) {
+            Err(Error::Parse(e)) => {
+                let repaired = self.repaired(e)?;
+                upstream.parse_order(repaired, options).map_err(|e| self.point_at_original(e))
+            }
+            other => other,
+        }
+    }
+
+    fn repaired(&self, strict: error::ParseError) -> Result<&str, Error> {
+        if let Some(r) = self.repaired.get() {
+            return Ok(r);
+        }
+        let repaired = repair_or_explain(self.text, strict)?;
+        Ok(self.repaired.get_or_init(|| repaired))
+    }
+
+    fn point_at_original(&self, e: Error) -> Error {
+        point_at_original(self.text, e)
     }
 }
 
@@ -104,39 +155,46 @@ fn read_tolerantly<T>(
     strict: error::ParseError,
     normalize: impl FnOnce(&str) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    // Syntactically valid JSON failed on its content (a wrong type, a missing member): there
-    // is nothing to repair. This second parse runs on the error path only.
+    let repaired = repair_or_explain(body, strict)?;
+    normalize(&repaired).map_err(|e| point_at_original(body, e))
+}
+
+/// The repaired text of a body that is not JSON, or the strict error (saying why the tolerant
+/// reading failed too). Syntactically valid JSON that failed on its content (a wrong type, a
+/// missing member) has nothing to repair: its error is returned as it is. The second parse
+/// here runs on the error path only.
+fn repair_or_explain(body: &str, strict: error::ParseError) -> Result<String, Error> {
     if serde_json::from_str::<serde::de::IgnoredAny>(body).is_ok() {
         return Err(Error::Parse(strict));
     }
-    match parse::tolerant::repair(body) {
-        Ok(repaired) => normalize(&repaired).map_err(|e| match e {
-            // Positions and text would be those of the repaired copy: point at the original.
-            Error::Parse(mut p) => {
-                let message = parse::wire::strip_position(&p.message);
-                p.message = alloc::format!("{message} (in the body read as documentation-style JSON)");
-                p.offset = None;
-                p.body = String::from(body);
-                Error::Parse(p)
-            }
-            other => other,
-        }),
-        Err(why) => {
-            let mut strict = strict;
-            strict.message = alloc::format!(
-                "{}; the tolerant reading of documentation-style JSON failed too: {why}",
-                strict.message
-            );
-            Err(Error::Parse(strict))
+    parse::tolerant::repair(body).map_err(|why| {
+        let mut strict = strict;
+        strict.message =
+            alloc::format!("{}; the tolerant reading of documentation-style JSON failed too: {why}", strict.message);
+        Error::Parse(strict)
+    })
+}
+
+/// Positions and text of an error in the repaired copy would mislead: point at the original.
+fn point_at_original(body: &str, e: Error) -> Error {
+    match e {
+        Error::Parse(mut p) => {
+            let message = parse::wire::strip_position(&p.message);
+            p.message = alloc::format!("{message} (in the body read as documentation-style JSON)");
+            p.offset = None;
+            p.body = String::from(body);
+            Error::Parse(p)
         }
+        other => other,
     }
 }
 
 /// Normalizes a list body straight into the JSON array of SPEC.md §2: the fast path for the
 /// Worker and the npm module, which hand text across their boundaries.
 pub fn normalize_json(platform: Platform, body: &str, options: NormalizeOptions) -> Result<String, Error> {
-    let page = normalize_page(platform, body, options)?;
-    write_json(&page.records, body.len())
+    let body = Body::new(body);
+    let page = body.normalize_page(platform, options)?;
+    write_json(&page.records, body.text.len())
 }
 
 /// The records as a JSON array. With `std`, into a buffer sized up front: the output is about
@@ -163,6 +221,26 @@ fn serialization(e: serde_json::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A documentation-style body (single quotes, no commas) normalizes through `Body` to the
+    /// same records as through `normalize`, borrowing from the kept repaired text.
+    #[test]
+    fn body_keeps_the_repaired_text_and_borrows_from_it() {
+        let body = "{'code':0\n'data':{'list':[{'aftersale_id':'A1','sale_type':1,'state':13,\n\
+            'created_at':'2023-02-13 18:34:18','goods_list':[]}],'row_count':1}}";
+        let owned = normalize(Platform::Xiaoe, body).unwrap();
+        let kept = Body::new(body);
+        let page = kept.normalize_page(Platform::Xiaoe, NormalizeOptions::default()).unwrap();
+        assert_eq!(serde_json::to_string(&page.records).unwrap(), serde_json::to_string(&owned).unwrap());
+        assert!(matches!(page.records[0].aftersale_id, alloc::borrow::Cow::Borrowed("A1")));
+        // The JSON fast path reads it the same way.
+        let json = normalize_json(Platform::Xiaoe, body, NormalizeOptions::default()).unwrap();
+        assert_eq!(json, serde_json::to_string(&owned).unwrap());
+        // A body that is neither JSON nor repairable says both.
+        let broken = Body::new("{'code':0, 'data':");
+        let e = broken.normalize_page(Platform::Xiaoe, NormalizeOptions::default()).unwrap_err();
+        assert!(alloc::format!("{e}").contains("tolerant reading"), "{e}");
+    }
 
     /// Both ways of writing the array (with and without `std`) give the serializer's own text.
     #[test]
