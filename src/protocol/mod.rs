@@ -12,3 +12,4 @@ pub mod query;
 pub mod retry;
 pub mod token;
 pub mod upstream;
+pub mod sync;

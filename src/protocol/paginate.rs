@@ -23,7 +23,7 @@ use crate::protocol::upstream::{ListPage, ListScheme, Paging};
 use crate::Error;
 
 /// Where a pagination stands; small enough to travel in a cursor.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PagerState {
     /// Index into the query's date windows.
     pub window: u32,
