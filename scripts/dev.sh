@@ -22,6 +22,11 @@ done
 echo "aftersale: building the Worker and the console (first build takes a few minutes)..."
 scripts/build-worker.sh
 
+# The mirror's schema, into the local D1 that `wrangler dev` then serves (idempotent: applied
+# migrations are skipped).
+echo "aftersale: applying migrations/ to the local D1 database"
+node_modules/.bin/wrangler d1 migrations apply aftersale --local >&2
+
 echo
 echo "aftersale: console and API at http://127.0.0.1:${port}/"
 if [ "$SANDBOX" = "true" ]; then
@@ -34,4 +39,5 @@ echo "aftersale: stop with Ctrl-C."
 echo
 # exec: wrangler itself receives Ctrl-C's SIGINT and shuts workerd down cleanly.
 # The build already ran; wrangler's [build] step re-runs it incrementally (seconds).
-exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" "${vars[@]}"
+# --test-scheduled: GET /__scheduled runs the sync's Cron Trigger at once.
+exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --test-scheduled "${vars[@]}"

@@ -162,7 +162,7 @@ fn invoke(
     let mut run = SyncRun::start(state, &settings, now_ms).unwrap();
     let mut pages = 0;
     loop {
-        match run.next() {
+        match run.next_step() {
             SyncStep::Call(spec) => {
                 let body = call(acct, up, spec, now_ms).body;
                 let page = normalize_page(Platform::Xiaoe, &body, NormalizeOptions::default()).unwrap();
@@ -283,7 +283,8 @@ fn rows_carry_what_queries_filter_on_and_a_hash_of_the_content_alone() {
         "goods_list":[{"goods_name":"Book One","buy_num":1,"goods_price":1990}]}],"row_count":1}})
     .to_string();
     let plain = normalize_page(Platform::Xiaoe, &body, NormalizeOptions::default()).unwrap();
-    let raw = normalize_page(Platform::Xiaoe, &body, NormalizeOptions { include_raw: true, ..Default::default() }).unwrap();
+    let raw =
+        normalize_page(Platform::Xiaoe, &body, NormalizeOptions { include_raw: true, ..Default::default() }).unwrap();
     let row = MirrorRow::from_record(&plain.records[0]).unwrap();
     assert_eq!(row.id, "xiaoe:A1");
     assert_eq!((row.status, row.kind), ("refunding", "return_refund"));

@@ -126,6 +126,38 @@ pub fn seal(key: &CursorKey, query: &ListQuery, state: &PagerState) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
 }
 
+/// The first byte of a sealed payload ([`seal_payload`]): never a list cursor's version.
+const PAYLOAD: u8 = 0x80;
+
+/// Signs an opaque payload the same way (the mirror's keyset cursors carry their own JSON).
+pub fn seal_payload(key: &CursorKey, payload: &[u8]) -> String {
+    let mut out = Vec::with_capacity(payload.len() + 1 + TAG_LEN);
+    out.push(PAYLOAD);
+    out.extend_from_slice(payload);
+    let mut mac = key.mac();
+    mac.update(&out);
+    out.extend_from_slice(&mac.finalize().into_bytes()[..TAG_LEN]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+}
+
+/// Checks a payload sealed by [`seal_payload`] and returns it.
+pub fn open_payload(key: &CursorKey, cursor: &str) -> Result<Vec<u8>, Error> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad_cursor("is not a cursor this proxy issued (not URL-safe Base64)"))?;
+    if bytes.len() < TAG_LEN + 1 {
+        return Err(bad_cursor("is too short to be a cursor this proxy issued"));
+    }
+    let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
+    let mut mac = key.mac();
+    mac.update(body);
+    mac.verify_truncated_left(tag).map_err(|_| bad_cursor("was altered or was not issued by this proxy"))?;
+    match body.split_first() {
+        Some((&PAYLOAD, payload)) => Ok(payload.to_vec()),
+        _ => Err(bad_cursor("is a cursor of another kind of listing")),
+    }
+}
+
 fn bad_cursor(reason: &str) -> Error {
     Error::invalid_request("cursor", String::from(reason))
 }
@@ -216,6 +248,17 @@ mod tests {
         let (q, s) = open(&key, &c).unwrap();
         assert_eq!(q, query());
         assert_eq!(s, state);
+    }
+
+    #[test]
+    fn payloads_round_trip_and_are_not_list_cursors() {
+        let key = CursorKey::new(b"k");
+        let sealed = seal_payload(&key, br#"{"after":[1,"x"]}"#);
+        assert_eq!(open_payload(&key, &sealed).unwrap(), br#"{"after":[1,"x"]}"#);
+        assert!(open_payload(&CursorKey::new(b"other"), &sealed).is_err());
+        assert!(open(&key, &sealed).is_err(), "a payload is not a list cursor");
+        let list = seal(&key, &query(), &PagerState::default());
+        assert!(open_payload(&key, &list).is_err(), "a list cursor is not a payload");
     }
 
     #[test]

@@ -10,6 +10,6 @@ pub mod pacing;
 pub mod paginate;
 pub mod query;
 pub mod retry;
+pub mod sync;
 pub mod token;
 pub mod upstream;
-pub mod sync;

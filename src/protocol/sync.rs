@@ -9,7 +9,7 @@
 //! ```text
 //! let mut run = SyncRun::start(saved_state, &settings, now_ms)?;
 //! loop {
-//!     match run.next() {
+//!     match run.next_step() {
 //!         SyncStep::Call(spec) => { let page = send_and_normalize(spec)?;
 //!                                   let records = run.handle_page(page);
 //!                                   store(records, run.checkpoint()) /* atomically */ }
@@ -125,8 +125,13 @@ impl SyncRun {
     /// Fails for a platform with no list by updated time: it is mirrored from lookups and
     /// pushes only.
     pub fn start(state: SyncState, settings: &SyncSettings, now_ms: u64) -> Result<SyncRun, Error> {
-        let mut run =
-            SyncRun { state, pager: None, calls_left: settings.max_calls, now_s: (now_ms / 1000) as i64, settings: *settings };
+        let mut run = SyncRun {
+            state,
+            pager: None,
+            calls_left: settings.max_calls,
+            now_s: (now_ms / 1000) as i64,
+            settings: *settings,
+        };
         run.pager = match run.state.pass.clone() {
             Some(pass) => Some(Pager::resume(run.query(&pass)?, pass.pager)?),
             None => run.begin_pass()?,
@@ -152,7 +157,10 @@ impl SyncRun {
         if !SyncRun::supports(self.state.platform) {
             return Err(Error::invalid_request(
                 "platform",
-                alloc::format!("{} has no list by updated time: it is mirrored from lookups and pushes", self.state.platform),
+                alloc::format!(
+                    "{} has no list by updated time: it is mirrored from lookups and pushes",
+                    self.state.platform
+                ),
             ));
         }
         let target_s = self.now_s - self.settings.lag_s;
@@ -177,7 +185,7 @@ impl SyncRun {
         Ok(Some(pager))
     }
 
-    pub fn next(&mut self) -> SyncStep {
+    pub fn next_step(&mut self) -> SyncStep {
         loop {
             let Some(pager) = self.pager.as_ref() else { return SyncStep::CaughtUp };
             if let Some(spec) = pager.next_call() {

@@ -113,6 +113,11 @@ export function freezeWorker(dir, { namedWasm = false } = {}) {
       sawMain = true;
       continue;
     }
+    if (table === "d1_databases" && /^\s*migrations_dir\s*=/.test(line)) {
+      const from = /=\s*"([^"]+)"/.exec(line)?.[1] ?? "migrations";
+      out.push(`migrations_dir = ${JSON.stringify(join(REPO_ROOT, from))}`);
+      continue;
+    }
     if (table === "assets" && /^\s*directory\s*=/.test(line)) {
       const from = /=\s*"([^"]+)"/.exec(line)?.[1];
       const copy = join(dir, "assets");
@@ -192,6 +197,19 @@ const defined = (values) => Object.fromEntries(Object.entries(values).filter(([,
  * for every process of its group (workerd) to exit, SIGKILLs the group only after the grace
  * period, removes the temporary directory and resolves { code, signal, forced, leftBehind }.
  */
+/** The `database_name`s of a wrangler.toml's `[[d1_databases]]`. */
+export function d1Databases(config) {
+  const names = [];
+  let table = null;
+  for (const line of readFileSync(config, "utf8").split("\n")) {
+    const header = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/.exec(line);
+    if (header) table = header[1];
+    const name = table === "d1_databases" && /^\s*database_name\s*=\s*"([^"]+)"/.exec(line);
+    if (name) names.push(name[1]);
+  }
+  return names;
+}
+
 export async function startWrangler(options) {
   const {
     logFile,
@@ -236,10 +254,13 @@ export async function startWrangler(options) {
     config = givenConfig ?? freezeWorker(workDir, { namedWasm });
     const kept = defined(secrets);
     writeEnvFile(envFile, kept);
-    if (beforeStart) {
-      const run = (argv) => runWrangler(argv, { env: childEnv, log });
-      await beforeStart({ config, persistTo, workDir, run });
+    const run = (argv) => runWrangler(argv, { env: childEnv, log });
+    // A Worker with D1 databases gets their migrations applied to its fresh local state first,
+    // as `make dev` does: every suite serves the schema of migrations/.
+    for (const database of d1Databases(config)) {
+      await run(["d1", "migrations", "apply", database, "--local", "--persist-to", persistTo, "--config", config]);
     }
+    if (beforeStart) await beforeStart({ config, persistTo, workDir, run });
     port = await freePort();
     inspectorPort = await freePort();
     plain = defined(vars);

@@ -21,6 +21,19 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Every upstream's credential and base-URL variables that are set, by name.
     upstream_vars: BTreeMap<&'static str, Secret>,
+    pub sync: SyncConfig,
+}
+
+/// The mirror's sync settings (SPEC.md §9); unset ones take the core's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct SyncConfig {
+    /// `SYNC_MAX_CALLS`: upstream calls per platform per invocation.
+    pub max_calls: Option<u32>,
+    /// `SYNC_OVERLAP_S`, `SYNC_LAG_S`.
+    pub overlap_s: Option<i64>,
+    pub lag_s: Option<i64>,
+    /// `SYNC_FROM` (YYYY-MM-DD): where the first run starts.
+    pub from: Option<aftersale::Date>,
 }
 
 /// A var or a secret (wrangler's `--var` and `.dev.vars` both land in one of the two), non-empty.
@@ -52,6 +65,12 @@ impl Config {
             upstream_vars: upstream_var_names()
                 .filter_map(|name| read(env, name).map(|v| (name, Secret::new(v))))
                 .collect(),
+            sync: SyncConfig {
+                max_calls: read(env, "SYNC_MAX_CALLS").and_then(|v| v.parse().ok()).filter(|n| *n > 0),
+                overlap_s: read(env, "SYNC_OVERLAP_S").and_then(|v| v.parse().ok()).filter(|n| *n >= 0),
+                lag_s: read(env, "SYNC_LAG_S").and_then(|v| v.parse().ok()).filter(|n| *n >= 0),
+                from: read(env, "SYNC_FROM").and_then(|v| aftersale::Date::parse(&v)),
+            },
         }
     }
 

@@ -7,13 +7,14 @@ mod access;
 mod account_object;
 mod api_error;
 mod config;
+mod mirror;
 mod routes;
 mod sandbox;
 mod transport;
 
 pub use account_object::UpstreamAccount;
 
-use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
+use worker::{event, Context, Env, Headers, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 use crate::api_error::ApiError;
 use crate::config::Config;
@@ -45,6 +46,17 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(response)
 }
 
+/// The Cron Trigger: one sync invocation over every syncable platform, each within its budget;
+/// the next trigger goes on where this one stopped.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let config = Config::from_env(&env);
+    match mirror::sync_all(&env, &config, None).await {
+        Ok(progress) => worker::console_log!("sync {progress}"),
+        Err(e) => worker::console_log!("sync failed: {}", e.message),
+    }
+}
+
 /// Percent-decodes one path segment (order ids may be escaped); bytes that are not UTF-8 become
 /// U+FFFD, and a `%` not followed by two hex digits stays as it is.
 fn decode_segment(s: &str) -> String {
@@ -69,16 +81,23 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
             | ["v1", "orders", _]
             | ["v1", "orders", _, "aftersales"]
             | ["v1", "sandbox", "orders"]
+            | ["v1", "sync"]
+            | ["v1", "sync", "status"]
+            | ["v1", "changes"]
+            | ["v1", "changes", "stream"]
     );
     if !known {
         return Err(ApiError::not_found(format!(
             "no route {path}; see /healthz, /v1/aftersales, /v1/aftersales/export, /v1/orders/{{order_id}}"
         )));
     }
-    if method != Method::Get && method != Method::Head {
+    // `POST /v1/sync` starts a sync; everything else reads.
+    let posts = segments == ["v1", "sync"];
+    let allowed = if posts { method == Method::Post } else { method == Method::Get || method == Method::Head };
+    if !allowed {
         return Err(ApiError::new(
             aftersale::ErrorCode::NotFound,
-            format!("{path} answers GET only, not {}", method.as_ref()),
+            format!("{path} answers {} only, not {}", if posts { "POST" } else { "GET" }, method.as_ref()),
         ));
     }
     if segments != ["healthz"] {
@@ -86,12 +105,19 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
     }
     match segments.as_slice() {
         ["healthz"] => routes::health(config),
+        ["v1", "aftersales"] if mirror::wants_mirror(&routes::query_pairs(req)?) => {
+            mirror::list(req, env, config).await
+        }
         ["v1", "aftersales"] => routes::list_aftersales(req, env, config).await,
         ["v1", "aftersales", "export"] => routes::export_aftersales(req, env, config).await,
         ["v1", "aftersales", aftersale_id] => routes::aftersale(req, env, config, aftersale_id).await,
         ["v1", "orders", order_id, "aftersales"] => routes::order_aftersales(req, env, config, order_id).await,
         ["v1", "orders", order_id] => routes::order(req, env, config, order_id).await,
         ["v1", "sandbox", "orders"] => routes::sandbox_orders(config),
+        ["v1", "sync"] => mirror::sync_route(req, env, config).await,
+        ["v1", "sync", "status"] => mirror::sync_status(env, config).await,
+        ["v1", "changes"] => mirror::changes(req, env).await,
+        ["v1", "changes", "stream"] => mirror::changes_stream(req, env).await,
         _ => Err(ApiError::not_found(format!("no route {path}"))),
     }
 }

@@ -36,7 +36,12 @@ pub fn health(config: &Config) -> Answer {
 }
 
 /// Asks the account's Durable Object to make one upstream call; the raw body comes back.
-async fn call_account(env: &Env, config: &Config, platform: Platform, spec: CallSpec) -> Result<String, ApiError> {
+pub(crate) async fn call_account(
+    env: &Env,
+    config: &Config,
+    platform: Platform,
+    spec: CallSpec,
+) -> Result<String, ApiError> {
     let account = config.account(platform)?;
     let namespace = env.durable_object("UPSTREAM_ACCOUNT")?;
     let stub = namespace.id_from_name(&account.key())?.get_stub()?;
@@ -56,7 +61,7 @@ async fn call_account(env: &Env, config: &Config, platform: Platform, spec: Call
     }
 }
 
-fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
     Ok(req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
@@ -91,7 +96,7 @@ fn options(query: &ListQuery) -> NormalizeOptions {
 }
 
 /// With the clock, so deadlines that have passed read as overdue.
-fn normalize_options(include_raw: bool) -> NormalizeOptions {
+pub(crate) fn normalize_options(include_raw: bool) -> NormalizeOptions {
     NormalizeOptions { include_raw, now_unix_s: Some((worker::Date::now().as_millis() / 1000) as i64) }
 }
 
@@ -254,7 +259,7 @@ fn ndjson_line(out: &mut String, record: &AfterSale<'_>) -> Result<(), ApiError>
     Ok(())
 }
 
-fn single(pairs: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn single(pairs: &[(String, String)], name: &str) -> Option<String> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
 }
 
@@ -284,7 +289,7 @@ fn include_raw(pairs: &[(String, String)]) -> Result<bool, ApiError> {
     }
 }
 
-fn reject_unknown(pairs: &[(String, String)], known: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn reject_unknown(pairs: &[(String, String)], known: &[&str]) -> Result<(), ApiError> {
     match pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
         Some((k, _)) => Err(ApiError::invalid_request(
             "query",
