@@ -223,6 +223,18 @@ export class XiaoeGenerator {
   }
 
   /**
+   * A record created shortly before and last updated at `time` (unix seconds), outside the
+   * generated range: what an incremental sync by updated time must pick up next.
+   */
+  recent(time) {
+    const { rng } = this;
+    const kind = XIAOE_KINDS[rng.next() < 0.6 ? 0 : 1];
+    const state = rng.pick(kind.states);
+    const refunded = XIAOE_REFUNDED_STATES.has(state) ? time : null;
+    return this.build({ kind, state, created: time - rng.int(60, HOUR), updated: time, refunded });
+  }
+
+  /**
    * A record that sorts before every other one in the queried range: on the range's last day,
    * after 23:00, later than any earlier growth record. It satisfies the query's filters where it can.
    */

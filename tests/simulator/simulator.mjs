@@ -370,8 +370,9 @@ export class Simulator {
     const account = ENDPOINT_ACCOUNT[platform] ?? platform;
     check(ACCOUNTS.includes(account), "platform must be wechat, xiaoe, lingxing or wechat_channels");
     if (at !== undefined) {
-      check(account === "wechat_channels", "at is for wechat_channels only");
+      check(account === "wechat_channels" || account === "xiaoe", "at is for wechat_channels and xiaoe only");
       check(at && typeof at === "object" && Object.entries(at).every(([k, v]) => ["create_time", "update_time"].includes(k) && Number.isSafeInteger(v)), "at must be {create_time?, update_time?} in unix seconds");
+      check(account !== "xiaoe" || (at.update_time !== undefined && at.create_time === undefined), "xiaoe takes at.update_time only");
     }
     return this.upstreams[account].add(n, at);
   }
@@ -502,6 +503,8 @@ export async function startSimulator(options = {}) {
     stats: () => simulator.stats(),
     truth: (platform, query) => simulator.truth(platform, query),
     addRecords: (platform, n, at) => simulator.addRecords(platform, n, at),
+    /** Moves a Xiaoe after-sale on: its new state, updated at `update_time` (unix seconds). */
+    touchXiaoe: (aftersaleId, change) => simulator.upstreams.xiaoe.touch(aftersaleId, change),
     reset: (opts) => simulator.reset(opts),
     advance: (ms) => simulator.advance(ms),
     orders: () => simulator.upstreams.wechat.orders(),

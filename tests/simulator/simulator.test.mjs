@@ -711,3 +711,28 @@ describe("cli", () => {
     assert.deepEqual(lines, [firstLine]);
   });
 });
+
+describe("xiaoe: records updated now, for incremental sync", () => {
+  let sim;
+  before(async () => {
+    sim = await startSimulator({ seed: 3, records: 20 });
+  });
+  after(() => sim.close());
+
+  it("adds records updated at a given time and moves a record on", () => {
+    const at = Date.UTC(2026, 0, 15, 4, 0, 0) / 1000; // 12:00 in China
+    const [added] = sim.addRecords("xiaoe", 1, { update_time: at });
+    assert.equal(added.updated_at, "2026-01-15 12:00:00");
+    assert.ok(added.created_at <= added.updated_at);
+    const listed = sim.truth("xiaoe", { from: "2026-01-15", to: "2026-01-16", date_type: "updated_at" });
+    assert.deepEqual(listed.map((w) => w.aftersale_id), [added.aftersale_id]);
+    const old = sim.truth("xiaoe", { from: "2023-01-01", to: "2023-07-01", date_type: "updated_at" })[0];
+    const moved = sim.touchXiaoe(old.aftersale_id, { state: 13, update_time: at + 60 });
+    assert.equal(moved.state, 13);
+    assert.equal(moved.updated_at, "2026-01-15 12:01:00");
+    const now = sim.truth("xiaoe", { from: "2026-01-15", to: "2026-01-16", date_type: "updated_at" });
+    assert.deepEqual(now.map((w) => w.aftersale_id), [old.aftersale_id, added.aftersale_id]);
+    assert.throws(() => sim.touchXiaoe("A-none", { state: 1, update_time: at }), /no xiaoe after-sale/);
+    assert.throws(() => sim.addRecords("xiaoe", 1, { create_time: at }), /update_time only/);
+  });
+});

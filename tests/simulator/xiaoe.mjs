@@ -1,8 +1,8 @@
 // Xiaoe-tech (api.xiaoe-tech.com): the token and the after-sales list of seed 001.
 // Every answer is HTTP 200 with `code`/`msg`.
 import { randomBytes } from "node:crypto";
-import { addDays, parseDate, xiaoeSalesState } from "./data.mjs";
-import { isInt, readBody, sendJson } from "./util.mjs";
+import { addDays, formatChinaTime, parseDate, xiaoeSalesState } from "./data.mjs";
+import { ControlError, isInt, readBody, sendJson } from "./util.mjs";
 
 const TOKEN_TTL_MS = 7200 * 1000;
 const OLD_TOKEN_GRACE_MS = 5 * 60 * 1000; // a new token lets the previous ones live 5 more minutes
@@ -203,11 +203,23 @@ export function createXiaoe(sim) {
       return select(store(), { ...query, from, toInclusive }).map((e) => structuredClone(e.wire));
     },
 
-    add(n) {
-      const generated = Array.from({ length: n }, () => sim.state.data.generators.xiaoe.next());
+    /** `n` more records; with `at.update_time` (unix seconds), records updated then. */
+    add(n, at) {
+      const generator = sim.state.data.generators.xiaoe;
+      const generated = Array.from({ length: n }, () => (at?.update_time === undefined ? generator.next() : generator.recent(at.update_time)));
       store().entries.push(...generated);
       store().cache.clear();
       return generated.map((e) => structuredClone(e.wire));
+    },
+    /** Moves a record on: its new `state`, updated at `update_time` (unix seconds). */
+    touch(aftersaleId, { state, update_time }) {
+      const entry = store().entries.find((e) => e.wire.aftersale_id === aftersaleId);
+      if (!entry) throw new ControlError(`no xiaoe after-sale ${aftersaleId}`);
+      entry.wire.state = state;
+      entry.wire.updated_at = entry.times.updated_at = formatChinaTime(update_time);
+      delete entry.json; // its answer text is kept per record
+      store().cache.clear();
+      return structuredClone(entry.wire);
     },
   };
 }

@@ -1,0 +1,186 @@
+// The mirror (SPEC.md §9) end to end: workerd with its local D1 (migrations applied by the test
+// toolkit) syncing from the upstream simulator. After syncs the mirror equals the simulator's
+// truth; records the simulator adds or moves on reach the change feed exactly once; syncs stop
+// within their budget and the next continues; two syncs at once never double a call.
+// Expectations come from the simulator's truth through expect.mjs; nothing here imports the core.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startStack } from "./harness.mjs";
+import { expectLingxing, expectXiaoe, pick } from "./expect.mjs";
+
+const EVERYTHING = { from: "2000-01-01", to: "2100-01-01" };
+const BUDGET = 8; // upstream calls per platform per invocation
+let stack;
+
+const qs = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined)).toString();
+const show = (res) => `${res.method ?? "GET"} ${res.path} → ${res.status} ${res.text?.slice(0, 600)}`;
+
+function truth() {
+  return [
+    ...stack.sim.truth("xiaoe", { ...EVERYTHING, date_type: "updated_at" }).map(expectXiaoe),
+    ...stack.sim.truth("lingxing", { ...EVERYTHING, date_type: 3 }).flatMap(expectLingxing),
+  ];
+}
+
+async function syncUntilDone(maxInvocations = 60) {
+  const answers = [];
+  for (let i = 0; i < maxInvocations; i++) {
+    const res = await stack.request("/v1/sync", { method: "POST" });
+    assert.equal(res.status, 200, show(res));
+    answers.push(res.json);
+    for (const [platform, p] of Object.entries(res.json.platforms)) {
+      assert.equal(p.error, null, `${platform}: ${p.error}`);
+      assert.ok(p.pages <= BUDGET, `${platform} read ${p.pages} pages in one invocation, over its budget of ${BUDGET}`);
+    }
+    if (res.json.done) return answers;
+  }
+  assert.fail(`the sync did not catch up in ${maxInvocations} invocations`);
+}
+
+async function mirrorPages(params) {
+  const records = [];
+  let cursor;
+  let total;
+  for (let i = 0; i < 200; i++) {
+    const res = await stack.get(`/v1/aftersales?${qs({ ...params, cursor })}`);
+    assert.equal(res.status, 200, show(res));
+    assert.equal(res.json.source, "mirror");
+    total ??= res.json.total;
+    assert.equal(res.json.total, total, "the total stays the same across the pages of one listing");
+    records.push(...res.json.data);
+    cursor = res.json.next_cursor;
+    if (cursor === null) return { records, total, last: res.json };
+  }
+  assert.fail("the mirror listing never ended");
+}
+
+async function allChanges(after = 0) {
+  const changes = [];
+  for (let i = 0; i < 500; i++) {
+    const res = await stack.get(`/v1/changes?${qs({ after, limit: 200 })}`);
+    assert.equal(res.status, 200, show(res));
+    changes.push(...res.json.data);
+    assert.ok(res.json.next_after >= after);
+    after = res.json.next_after;
+    if (!res.json.has_more) return { changes, after };
+  }
+  assert.fail("the change feed never ended");
+}
+
+function sameIds(records, expected, label) {
+  const got = records.map((r) => r.id).sort();
+  const want = expected.map((e) => e.id).sort();
+  assert.equal(new Set(got).size, got.length, `${label}: an id twice`);
+  assert.deepEqual(got, want, `${label}: the mirror's ids differ from the truth's`);
+  const byId = new Map(records.map((r) => [r.id, r]));
+  for (const e of expected) assert.deepStrictEqual(pick(byId.get(e.id), e), e, `${label}: ${e.id}`);
+}
+
+describe("the mirror", () => {
+  before(async () => {
+    stack = await startStack({ records: 120, name: "mirror", vars: { SYNC_FROM: "2023-01-01", SYNC_MAX_CALLS: String(BUDGET) } });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it("a backfill in budgeted invocations equals the truth for every platform", async () => {
+    const answers = await syncUntilDone();
+    assert.ok(answers.length > 1, `the budget should have cut the backfill into several invocations (${answers.length})`);
+    const expected = truth();
+    const { records, total } = await mirrorPages({ platform: "all", date_field: "updated", limit: 100 });
+    assert.equal(total, expected.length);
+    sameIds(records, expected, "platform=all");
+    // Newest first by the date field.
+    const times = records.map((r) => Date.parse(r.updated_at)).filter(Number.isFinite);
+    assert.ok(times.every((t, i) => i === 0 || times[i - 1] >= t), "not newest first");
+    // One platform, a list of platforms.
+    const xiaoe = await mirrorPages({ platform: "xiaoe", source: "mirror", date_field: "updated", limit: 37 });
+    sameIds(xiaoe.records, expected.filter((e) => e.platform === "xiaoe"), "platform=xiaoe&source=mirror");
+    const both = await mirrorPages({ platform: "lingxing,xiaoe", limit: 100 });
+    assert.equal(both.total, expected.length);
+  });
+
+  it("the change feed has every record once, in strictly increasing sequence", async () => {
+    const { changes } = await allChanges();
+    const seqs = changes.map((c) => c.seq);
+    assert.ok(seqs.every((s, i) => i === 0 || seqs[i - 1] < s), "sequence not strictly increasing");
+    assert.ok(changes.every((c) => c.change === "created"));
+    sameIds(changes, truth(), "changes");
+  });
+
+  it("records added or moved on upstream appear in the feed exactly once after the next sync", async () => {
+    const { after: before } = await allChanges();
+    const now = Math.floor(Date.now() / 1000);
+    const added = stack.sim.addRecords("xiaoe", 5, { update_time: now - 3600 });
+    // Three records the mirror already holds, not yet completed, move on.
+    const fresh = new Set(added.map((w) => w.aftersale_id));
+    const moved = stack.sim
+      .truth("xiaoe", { ...EVERYTHING, date_type: "updated_at" })
+      .filter((w) => !fresh.has(w.aftersale_id) && w.state !== 13)
+      .slice(0, 3);
+    assert.equal(moved.length, 3, "the truth has too few records to move on (test bug)");
+    for (const wire of moved) stack.sim.touchXiaoe(wire.aftersale_id, { state: 13, update_time: now - 1800 });
+    await syncUntilDone();
+    const { changes } = await allChanges(before);
+    const created = changes.filter((c) => c.change === "created").map((c) => c.aftersale_id).sort();
+    const updated = changes.filter((c) => c.change === "updated").map((c) => c.aftersale_id).sort();
+    assert.deepEqual(created, added.map((w) => w.aftersale_id).sort());
+    assert.deepEqual(updated, moved.map((w) => w.aftersale_id).sort());
+    assert.ok(changes.filter((c) => c.change === "updated").every((c) => c.status === "completed"));
+    // A sync that finds nothing new adds nothing.
+    await syncUntilDone();
+    assert.equal((await allChanges(before)).changes.length, changes.length);
+    const { records } = await mirrorPages({ platform: "all", limit: 100 });
+    sameIds(records, truth(), "after the increments");
+  });
+
+  it("the stream gives the same changes and ends with the last sequence", async () => {
+    const { changes, after: last } = await allChanges();
+    const res = await stack.get("/v1/changes/stream?after=0");
+    assert.equal(res.status, 200, show(res));
+    const lines = res.text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.at(-1), { done: true, last_seq: last });
+    assert.deepEqual(lines.slice(0, -1).map((c) => c.seq), changes.map((c) => c.seq));
+  });
+
+  it("two syncs at once never sync one account twice", async () => {
+    stack.sim.addRecords("xiaoe", 2, { update_time: Math.floor(Date.now() / 1000) - 600 });
+    const calls = () => stack.upstreamCalls.filter((c) => c.endpoint === "xiaoe").length;
+    const before = calls();
+    const [a, b] = await Promise.all([stack.request("/v1/sync", { method: "POST" }), stack.request("/v1/sync", { method: "POST" })]);
+    assert.equal(a.status, 200, show(a));
+    assert.equal(b.status, 200, show(b));
+    const busy = [a, b].filter((r) => r.json.platforms.xiaoe.busy).length;
+    const pages = a.json.platforms.xiaoe.pages + b.json.platforms.xiaoe.pages;
+    assert.ok(busy === 1 || pages <= BUDGET, `both runs synced xiaoe at once: ${JSON.stringify([a.json, b.json])}`);
+    assert.ok(calls() - before <= BUDGET + 1, `${calls() - before} Xiaoe calls for two concurrent syncs`);
+  });
+
+  it("status, bad input and cursors", async () => {
+    const status = await stack.get("/v1/sync/status");
+    assert.equal(status.status, 200, show(status));
+    for (const platform of ["xiaoe", "lingxing"]) {
+      const s = status.json.platforms[platform];
+      assert.ok(s.watermark && s.rows > 0 && s.last_error === null, `${platform}: ${JSON.stringify(s)}`);
+    }
+    for (const [path, parameter] of [
+      ["/v1/changes?after=-1", "after"],
+      ["/v1/changes?limit=0", "limit"],
+      ["/v1/aftersales?platform=all&date_field=shipped", "date_field"],
+      ["/v1/aftersales?platform=xiaoe,nowhere", "platform"],
+      ["/v1/aftersales?platform=all&cursor=abc", "cursor"],
+      ["/v1/sync?platform=wechat_shop", "platform"],
+    ]) {
+      const res = await stack.request(path, { method: path.startsWith("/v1/sync") ? "POST" : "GET" });
+      assert.equal(res.status, 400, show(res));
+      assert.match(res.json.error.message, new RegExp(parameter), show(res));
+    }
+    // A cursor replayed with other filters is refused.
+    const first = await stack.get("/v1/aftersales?platform=all&limit=5");
+    const replay = await stack.get(`/v1/aftersales?platform=all&limit=5&status=completed&cursor=${first.json.next_cursor}`);
+    assert.equal(replay.status, 400, show(replay));
+    // No key, no mirror.
+    assert.equal((await stack.request("/v1/changes", { key: null })).status, 401);
+  });
+});
