@@ -157,6 +157,29 @@ describe("the mirror", () => {
     assert.ok(calls() - before <= BUDGET + 1, `${calls() - before} Xiaoe calls for two concurrent syncs`);
   });
 
+  it("the summary's counts and refund totals, computed in the database, match the truth", async () => {
+    const expected = truth();
+    const res = await stack.get(`/v1/summary?${qs({ from: "2023-01-01", to: "2100-01-01" })}`);
+    assert.equal(res.status, 200, show(res));
+    const count = (rows) => rows.reduce((n, r) => n + r.count, 0);
+    for (const name of ["by_platform", "by_status", "by_kind", "by_currency", "by_day"]) {
+      assert.equal(count(res.json.data[name]), expected.length, `${name} counts every record once`);
+    }
+    for (const platform of ["xiaoe", "lingxing"]) {
+      const want = expected.filter((e) => e.platform === platform).length;
+      assert.equal(count(res.json.data.by_platform.filter((r) => r.key === platform)), want, platform);
+    }
+    const sums = new Map();
+    for (const e of expected) if (e.refund) sums.set(e.refund.currency, (sums.get(e.refund.currency) ?? 0) + e.refund.minor);
+    for (const [currency, minor] of sums) {
+      const got = res.json.data.by_currency.find((r) => r.key === currency);
+      assert.equal(got?.refund?.minor, minor, `refunds in ${currency}: ${JSON.stringify(res.json.data.by_currency)}`);
+    }
+    const one = await stack.get(`/v1/summary?${qs({ from: "2023-01-01", to: "2100-01-01", platform: "lingxing" })}`);
+    assert.equal(count(one.json.data.by_platform), expected.filter((e) => e.platform === "lingxing").length);
+    assert.equal((await stack.get("/v1/summary?from=2023-01-01")).status, 400);
+  });
+
   it("status, bad input and cursors", async () => {
     const status = await stack.get("/v1/sync/status");
     assert.equal(status.status, 200, show(status));
