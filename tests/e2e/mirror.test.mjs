@@ -5,6 +5,7 @@
 // Expectations come from the simulator's truth through expect.mjs; nothing here imports the core.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { startStack } from "./harness.mjs";
 import { expectLingxing, expectXiaoe, pick } from "./expect.mjs";
 
@@ -78,7 +79,13 @@ function sameIds(records, expected, label) {
 
 describe("the mirror", () => {
   before(async () => {
-    stack = await startStack({ records: 120, name: "mirror", vars: { SYNC_FROM: "2023-01-01", SYNC_MAX_CALLS: String(BUDGET) } });
+    // A lag of 1 s and an overlap of 5 s (defaults 180 and 300), so that a record written now is
+    // promised by a sync two seconds later.
+    stack = await startStack({
+      records: 120,
+      name: "mirror",
+      vars: { SYNC_FROM: "2023-01-01", SYNC_MAX_CALLS: String(BUDGET), SYNC_LAG_S: "1", SYNC_OVERLAP_S: "5" },
+    });
   });
   after(async () => {
     await stack?.stop();
@@ -112,7 +119,7 @@ describe("the mirror", () => {
   it("records added or moved on upstream appear in the feed exactly once after the next sync", async () => {
     const { after: before } = await allChanges();
     const now = Math.floor(Date.now() / 1000);
-    const added = stack.sim.addRecords("xiaoe", 5, { update_time: now - 3600 });
+    const added = stack.sim.addRecords("xiaoe", 5, { update_time: now });
     // Three records the mirror already holds, not yet completed, move on.
     const fresh = new Set(added.map((w) => w.aftersale_id));
     const moved = stack.sim
@@ -120,13 +127,15 @@ describe("the mirror", () => {
       .filter((w) => !fresh.has(w.aftersale_id) && w.state !== 13)
       .slice(0, 3);
     assert.equal(moved.length, 3, "the truth has too few records to move on (test bug)");
-    for (const wire of moved) stack.sim.touchXiaoe(wire.aftersale_id, { state: 13, update_time: now - 1800 });
-    await syncUntilDone();
+    for (const wire of moved) stack.sim.touchXiaoe(wire.aftersale_id, { state: 13, update_time: now });
+    await sleep(2_100); // past the lag
+    const runs = await syncUntilDone();
     const { changes } = await allChanges(before);
     const created = changes.filter((c) => c.change === "created").map((c) => c.aftersale_id).sort();
     const updated = changes.filter((c) => c.change === "updated").map((c) => c.aftersale_id).sort();
-    assert.deepEqual(created, added.map((w) => w.aftersale_id).sort());
-    assert.deepEqual(updated, moved.map((w) => w.aftersale_id).sort());
+    const why = `syncs: ${JSON.stringify(runs)}; added ${JSON.stringify(added.map((w) => w.updated_at))}`;
+    assert.deepEqual(created, added.map((w) => w.aftersale_id).sort(), why);
+    assert.deepEqual(updated, moved.map((w) => w.aftersale_id).sort(), why);
     assert.ok(changes.filter((c) => c.change === "updated").every((c) => c.status === "completed"));
     // A sync that finds nothing new adds nothing.
     await syncUntilDone();
@@ -145,7 +154,8 @@ describe("the mirror", () => {
   });
 
   it("two syncs at once never sync one account twice", async () => {
-    stack.sim.addRecords("xiaoe", 2, { update_time: Math.floor(Date.now() / 1000) - 600 });
+    stack.sim.addRecords("xiaoe", 2, { update_time: Math.floor(Date.now() / 1000) });
+    await sleep(2_100); // past the lag
     const calls = () => stack.upstreamCalls.filter((c) => c.endpoint === "xiaoe").length;
     const before = calls();
     const [a, b] = await Promise.all([stack.request("/v1/sync", { method: "POST" }), stack.request("/v1/sync", { method: "POST" })]);

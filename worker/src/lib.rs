@@ -85,6 +85,7 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
             | ["v1", "sync", "status"]
             | ["v1", "changes"]
             | ["v1", "changes", "stream"]
+            | ["v1", "summary"]
     );
     if !known {
         return Err(ApiError::not_found(format!(
@@ -118,6 +119,7 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
         ["v1", "sync", "status"] => mirror::sync_status(env, config).await,
         ["v1", "changes"] => mirror::changes(req, env).await,
         ["v1", "changes", "stream"] => mirror::changes_stream(req, env).await,
+        ["v1", "summary"] => mirror::summary(req, env).await,
         _ => Err(ApiError::not_found(format!("no route {path}"))),
     }
 }

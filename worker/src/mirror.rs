@@ -505,17 +505,7 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
         return Err(ApiError::invalid_request("source", "is mirror or live"));
     }
     let platforms = platform_list(single(&pairs, "platform").as_deref())?;
-    let date_field = match single(&pairs, "date_field").as_deref() {
-        None | Some("updated") => "updated_s",
-        Some("created") => "created_s",
-        Some("refunded") => "refunded_s",
-        Some(other) => {
-            return Err(ApiError::invalid_request(
-                "date_field",
-                format!("{other:?} is not one of created, updated, refunded"),
-            ))
-        }
-    };
+    let date_field = date_column(single(&pairs, "date_field").as_deref())?;
     let range = |name: &'static str| -> Result<Option<i64>, ApiError> {
         single(&pairs, name)
             .map(|d| {
@@ -675,4 +665,89 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
         total.map_or(0, |t| t.n as u64),
         serde_json::Value::Object(synced)
     ))
+}
+
+/// `GET /v1/summary?from&to[&platform][&date_field]`: counts and refund totals by platform,
+/// status, kind, currency and China-time day, each grouped in the database.
+pub async fn summary(req: &Request, env: &Env) -> Answer {
+    let pairs = query_pairs(req)?;
+    reject_unknown(&pairs, &["from", "to", "platform", "date_field"])?;
+    let date_field = date_column(single(&pairs, "date_field").as_deref())?;
+    let day = |name: &'static str| -> Result<i64, ApiError> {
+        let d = single(&pairs, name).ok_or_else(|| ApiError::invalid_request(name, "is required (YYYY-MM-DD)"))?;
+        aftersale::Date::parse(&d)
+            .map(|d| d.china_midnight_unix())
+            .ok_or_else(|| ApiError::invalid_request(name, format!("{d:?} is not a date of the form YYYY-MM-DD")))
+    };
+    let (from, to) = (day("from")?, day("to")?);
+    if from >= to {
+        return Err(ApiError::invalid_request("to", "must be after from; the range is [from, to)"));
+    }
+    let platforms = platform_list(single(&pairs, "platform").as_deref())?;
+    let mut filter = format!(" WHERE {date_field} >= ?1 AND {date_field} < ?2");
+    let mut args = vec![JsValue::from_f64(from as f64), JsValue::from_f64(to as f64)];
+    if !platforms.is_empty() {
+        let marks: Vec<String> = (0..platforms.len()).map(|i| format!("?{}", i + 3)).collect();
+        filter.push_str(&format!(" AND platform IN ({})", marks.join(", ")));
+        args.extend(platforms.iter().map(|p| text(p.as_str())));
+    }
+    let mirror = Mirror::open(env)?;
+    // The day in China time: the date of the instant shifted by eight hours.
+    let groups = [
+        ("by_platform", "platform"),
+        ("by_status", "status"),
+        ("by_kind", "kind"),
+        ("by_currency", "refund_currency"),
+        ("by_day", &*format!("date({date_field} + 28800, 'unixepoch')")),
+    ];
+    let mut statements = Vec::with_capacity(groups.len());
+    for (_, key) in &groups {
+        statements.push(
+            mirror
+                .db
+                .prepare(format!(
+                    "SELECT {key} AS key, refund_currency AS currency, COUNT(*) AS count, \
+                     SUM(COALESCE(refund_minor, 0)) AS refund_minor FROM aftersales{filter} \
+                     GROUP BY {key}, refund_currency ORDER BY {key}, refund_currency"
+                ))
+                .bind(&args)
+                .map_err(db_error)?,
+        );
+    }
+    #[derive(Deserialize, Serialize)]
+    struct Group {
+        key: Option<String>,
+        currency: Option<String>,
+        count: f64,
+        refund_minor: f64,
+    }
+    let results = mirror.db.batch(statements).await.map_err(db_error)?;
+    let mut out = serde_json::Map::new();
+    for ((name, _), result) in groups.iter().zip(results) {
+        let rows: Vec<Group> = result.results().map_err(db_error)?;
+        let rows: Vec<serde_json::Value> = rows
+            .into_iter()
+            .map(|g| {
+                serde_json::json!({
+                    "key": g.key,
+                    "count": g.count as u64,
+                    "refund": g.currency.map(|c| serde_json::json!({"currency": c, "minor": g.refund_minor as i64})),
+                })
+            })
+            .collect();
+        out.insert((*name).into(), serde_json::Value::Array(rows));
+    }
+    json_response(serde_json::json!({ "data": out }).to_string())
+}
+
+/// The mirror's column for a `date_field`.
+fn date_column(value: Option<&str>) -> Result<&'static str, ApiError> {
+    match value {
+        None | Some("updated") => Ok("updated_s"),
+        Some("created") => Ok("created_s"),
+        Some("refunded") => Ok("refunded_s"),
+        Some(other) => {
+            Err(ApiError::invalid_request("date_field", format!("{other:?} is not one of created, updated, refunded")))
+        }
+    }
 }
