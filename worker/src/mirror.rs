@@ -599,12 +599,13 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
     let mut page_filter = filter.clone();
     let mut page_args = args.clone();
     if let Some((value, id)) = &after {
-        // Keyset: rows after (value, id) in the order (value DESC NULLS LAST, id DESC).
+        // Keyset: rows after (value, id) in the order (value DESC, id DESC), where SQLite puts
+        // NULLs last; a row value keeps the comparison on the index.
         let n = page_args.len();
         match value {
             Some(v) => {
                 page_filter.push_str(&format!(
-                    " AND ({date_field} < ?{a} OR ({date_field} = ?{a} AND id < ?{b}) OR {date_field} IS NULL)",
+                    " AND (({date_field}, id) < (?{a}, ?{b}) OR {date_field} IS NULL)",
                     a = n + 1,
                     b = n + 2
                 ));
@@ -627,7 +628,7 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
         .db
         .prepare(format!(
             "SELECT id, {date_field} AS sort, json FROM aftersales{page_filter} \
-             ORDER BY {date_field} IS NULL, {date_field} DESC, id DESC LIMIT {}",
+             ORDER BY {date_field} DESC, id DESC LIMIT {}",
             limit + 1
         ))
         .bind(&page_args)
