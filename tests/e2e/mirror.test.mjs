@@ -190,6 +190,19 @@ describe("the mirror", () => {
     assert.equal((await stack.get("/v1/summary?from=2023-01-01")).status, 400);
   });
 
+  it("platforms without a list are mirrored from their lookups", async () => {
+    const order = stack.sim.orders().find((o) => stack.sim.truth("wechat_shop", { order_id: o.order_id }).length > 0);
+    assert.ok(order, "no simulator order has after-sales (test bug)");
+    const live = await stack.get(`/v1/orders/${order.order_id}/aftersales?${qs({ platform: "wechat_shop", openid: order.openid })}`);
+    assert.equal(live.status, 200, show(live));
+    const { records } = await mirrorPages({ platform: "wechat_shop", source: "mirror", limit: 100 });
+    assert.deepEqual(records.map((r) => r.id).sort(), live.json.data.map((r) => r.id).sort());
+    // Looking the same order up again changes nothing in the feed.
+    const { after: last } = await allChanges();
+    await stack.get(`/v1/orders/${order.order_id}/aftersales?${qs({ platform: "wechat_shop", openid: order.openid })}`);
+    assert.equal((await allChanges(last)).changes.length, 0);
+  });
+
   it("status, bad input and cursors", async () => {
     const status = await stack.get("/v1/sync/status");
     assert.equal(status.status, 200, show(status));

@@ -185,6 +185,23 @@ impl Mirror {
     }
 }
 
+/// Keeps what a lookup brought in the mirror (platforms without a list by updated time are
+/// mirrored this way). Best effort: the caller's answer never waits on, or fails with, the
+/// mirror; a failure is logged.
+pub async fn remember(env: &Env, records: &[aftersale::AfterSale<'_>]) {
+    if records.is_empty() {
+        return;
+    }
+    let stored = async {
+        let mirror = Mirror::open(env)?;
+        let rows = records.iter().map(MirrorRow::from_record).collect::<Result<Vec<_>, _>>()?;
+        mirror.store(&rows, None).await
+    };
+    if let Err(e) = stored.await {
+        worker::console_log!("mirror: a lookup's records were not kept: {}", e.message);
+    }
+}
+
 /// How one platform's sync went in this invocation.
 #[derive(Serialize)]
 pub struct SyncProgress {

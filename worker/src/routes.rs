@@ -338,6 +338,7 @@ pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_i
             _ => {}
         }
     }
+    crate::mirror::remember(env, &page.records).await;
     let mut data = String::from("[");
     let mut count = 0;
     push_records(&mut data, &page.records, &mut count)?;
@@ -371,6 +372,7 @@ pub async fn aftersale(req: &Request, env: &Env, config: &Config, aftersale_id: 
     let Some(record) = page.records.first() else {
         return Err(ApiError::not_found(format!("{platform} has no after-sale {aftersale_id:?}")));
     };
+    crate::mirror::remember(env, &page.records).await;
     let json = serde_json::to_string(record).map_err(|e| ApiError::internal(e.to_string()))?;
     json_response(format!(r#"{{"data":{json}}}"#))
 }
