@@ -81,6 +81,31 @@ impl Pacer {
     pub fn block_until(&mut self, until_ms: u64) {
         self.blocked_until = self.blocked_until.max(until_ms);
     }
+
+    /// What the pacer must remember across a restart of its owner (a Durable Object is evicted
+    /// and started anew at any time): the sends still inside the window, and any block.
+    pub fn snapshot(&self) -> PacerSnapshot {
+        PacerSnapshot { sent: self.sent.iter().copied().collect(), blocked_until: self.blocked_until }
+    }
+
+    /// Takes up a snapshot, so the calls made before a restart still count against the limit.
+    pub fn restore(&mut self, snapshot: &PacerSnapshot, now_ms: u64) {
+        if let RateLimit::Window { window_ms, .. } = self.limit {
+            let recent = snapshot.sent.iter().copied().filter(|&t| t + window_ms > now_ms && t <= now_ms);
+            let mut merged: alloc::vec::Vec<u64> = recent.chain(self.sent.iter().copied()).collect();
+            merged.sort_unstable();
+            merged.dedup();
+            self.sent = merged.into_iter().collect();
+        }
+        self.blocked_until = self.blocked_until.max(snapshot.blocked_until);
+    }
+}
+
+/// A [`Pacer`]'s memory, to persist.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PacerSnapshot {
+    pub sent: alloc::vec::Vec<u64>,
+    pub blocked_until: u64,
 }
 
 #[cfg(test)]
@@ -96,6 +121,29 @@ mod tests {
         }
         assert_eq!(p.try_acquire(500), Pace::WaitUntil(1010));
         assert_eq!(p.try_acquire(1010), Pace::Go);
+    }
+
+    #[test]
+    fn a_restored_pacer_counts_the_sends_before_the_restart() {
+        let limit = RateLimit::Window { limit: 3, window_ms: 1000 };
+        let mut before = Pacer::new(limit);
+        for t in [10, 20, 30] {
+            assert_eq!(before.try_acquire(t), Pace::Go);
+        }
+        before.block_until(400);
+        let saved = before.snapshot();
+        // A new owner, started at 500: the three sends still fill the window.
+        let mut after = Pacer::new(limit);
+        after.restore(&saved, 500);
+        assert_eq!(after.try_acquire(500), Pace::WaitUntil(1010));
+        assert_eq!(after.try_acquire(1010), Pace::Go);
+        // Sends that left the window are forgotten; the block is kept until it ends.
+        let mut later = Pacer::new(limit);
+        later.restore(&saved, 2000);
+        assert_eq!(later.snapshot().sent, alloc::vec::Vec::<u64>::new());
+        let mut blocked = Pacer::new(limit);
+        blocked.restore(&PacerSnapshot { sent: alloc::vec![], blocked_until: 900 }, 100);
+        assert_eq!(blocked.try_acquire(100), Pace::WaitUntil(900));
     }
 
     #[test]

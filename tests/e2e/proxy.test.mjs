@@ -742,7 +742,16 @@ describe("aftersale proxy end to end", { timeout: 30 * 60_000 }, () => {
       };
       // Times are arrivals at the simulator: allow a second for the latency between the proxy's
       // pacer and the simulator's clock.
-      assert.ok(busiest(59_000) <= 300, `${busiest(59_000)} Xiaoe calls within 59 s (${busiest(60_000)} within 60 s)`);
+      const worstStart = (windowMs) => {
+        let worst = 0;
+        let at = 0;
+        for (let i = 0, j = 0; i < times.length; i++) {
+          while (times[i] - times[j] >= windowMs) j++;
+          if (i - j + 1 > worst) [worst, at] = [i - j + 1, times[j]];
+        }
+        return new Date(at).toISOString();
+      };
+      assert.ok(busiest(59_000) <= 300, `${busiest(59_000)} Xiaoe calls within 59 s (${busiest(60_000)} within 60 s), from ${worstStart(59_000)}`);
     });
   });
 

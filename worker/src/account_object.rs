@@ -29,6 +29,9 @@ pub struct CallMessage {
 }
 
 const TOKEN_KEY: &str = "token";
+/// The pacer's recent sends: an object evicted and started anew (which workerd does at any
+/// time) must still count them, or its first minute could send a second limit's worth.
+const PACER_KEY: &str = "pacer";
 
 #[durable_object]
 pub struct UpstreamAccount {
@@ -76,6 +79,8 @@ fn now_ms() -> u64 {
 
 impl DurableObject for UpstreamAccount {
     fn new(state: State, env: Env) -> Self {
+        // One line per incarnation: an object that restarts loses its pacer's memory.
+        worker::console_log!("account object {} started", state.id().to_string());
         UpstreamAccount {
             state,
             env,
@@ -122,6 +127,11 @@ impl UpstreamAccount {
                 fresh.tokens.restore(saved.token);
             }
         }
+        if let Ok(Some(saved)) = self.state.storage().get::<SavedPacer>(PACER_KEY).await {
+            if saved.account_key == account.key() {
+                fresh.pacer.restore(&saved.pacer, now_ms());
+            }
+        }
         // Another request may have prepared the same account while storage was read: keep
         // its state (and any token fetch it has under way) rather than replace it.
         if self.account.borrow().as_ref().is_some_and(|s| *s.account() == account) {
@@ -143,6 +153,8 @@ impl UpstreamAccount {
             };
             match action {
                 CallAction::Send(request) => {
+                    // Recorded before it goes: a restart during the call still counts it.
+                    self.persist_pacer().await;
                     let answer = transport::send(&request, sandboxed, now_ms()).await;
                     if let Some(state) = self.account.borrow_mut().as_mut() {
                         call.handle_response(state, now_ms(), random_u32(), answer);
@@ -167,6 +179,15 @@ impl UpstreamAccount {
         }
     }
 
+    async fn persist_pacer(&self) {
+        let saved = {
+            let guard = self.account.borrow();
+            let Some(state) = guard.as_ref() else { return };
+            SavedPacer { account_key: state.account().key(), pacer: state.pacer.snapshot() }
+        };
+        let _ = self.state.storage().put(PACER_KEY, saved).await;
+    }
+
     /// Saves a newly fetched token, so a restarted object does not fetch (and, for WeChat's
     /// classic token, invalidate) another one.
     async fn persist_token(&self) {
@@ -186,6 +207,12 @@ impl UpstreamAccount {
         };
         let _ = self.state.storage().put(TOKEN_KEY, saved).await;
     }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedPacer {
+    account_key: String,
+    pacer: aftersale::pacing::PacerSnapshot,
 }
 
 #[derive(Serialize, Deserialize)]
