@@ -6,7 +6,7 @@
 // glue. This file is a few KiB, loads without instantiating anything, and is the one `Client`
 // of both entries (`aftersale` re-exports it), so there is one implementation to test.
 
-/** Platforms, statuses and kinds of SPEC.md §2 (the wasm tests check these against the core). */
+/** Platforms, statuses and kinds of SPEC.md §2 (www/src/lib.rs's tests check them against the core). */
 export const PLATFORMS = Object.freeze(["wechat_shop", "wechat_store", "xiaoe", "lingxing", "wechat_channels"]);
 export const STATUSES = Object.freeze([
   "pending", "processing", "awaiting_buyer_return", "awaiting_merchant_receipt", "refunding",
@@ -15,7 +15,8 @@ export const STATUSES = Object.freeze([
 ]);
 export const KINDS = Object.freeze(["refund", "return_refund", "exchange"]);
 const DATE_FIELDS = ["created", "updated", "refunded"];
-// The platform each order route serves when the caller names none (the core's `lookups()`).
+// The platform each order route serves when the caller names none: the first whose upstream
+// serves the lookup, as the proxy has it (checked by www/src/lib.rs's tests).
 const ORDER_PLATFORM = "wechat_store";
 const ORDER_AFTERSALES_PLATFORM = "wechat_shop";
 

@@ -13,19 +13,22 @@ export interface NormalizeOptions {
 }
 
 /**
- * Normalizes an upstream list response body into after-sales. Pure: no network.
+ * Normalizes an upstream list response body into after-sales. Pure but for the clock (WeChat
+ * Channels' overdue flag compares its deadline with now): no network. `text` is the body as a
+ * string or as its UTF-8 bytes (`new Uint8Array(await response.arrayBuffer())`), which saves
+ * decoding it only to have it encoded again into wasm memory.
  * `wechat_store` answers with an order: use `normalizeOrder` for it.
  * @throws {AftersaleError} `invalid_request` for bad arguments, `upstream_error` for a body that
  *   cannot be read (the message says which field of which record), the upstream's own error
  *   (`upstream_auth`, `rate_limited`, ...) when the body is one.
  */
-export function normalize(platform: Platform, text: string, options?: NormalizeOptions): AfterSale[];
+export function normalize(platform: Platform, text: string | Uint8Array, options?: NormalizeOptions): AfterSale[];
 
 /** The same as `normalize`, as a JSON array string: the fastest path when the result is sent on. */
-export function normalizeJson(platform: Platform, text: string, options?: NormalizeOptions): string;
+export function normalizeJson(platform: Platform, text: string | Uint8Array, options?: NormalizeOptions): string;
 
 /** Normalizes a WeChat Mini Store order-details body (`/product/order/get`). */
-export function normalizeOrder(text: string, options?: NormalizeOptions): Order;
+export function normalizeOrder(text: string | Uint8Array, options?: NormalizeOptions): Order;
 
 /** A JSON value that can be signed; `null` is a value (signed as `key=null`). */
 export type SignJson = string | number | boolean | null | SignJson[] | { [key: string]: SignValue };

@@ -72,6 +72,20 @@ pub fn string_arg(value: &JsValue, name: &str) -> Result<String, ApiError> {
     value.as_string().ok_or_else(|| ApiError::invalid(format!("{name} must be a string, got {}", describe_type(value))))
 }
 
+/// The upstream's body: a string, or its UTF-8 bytes (`Uint8Array`, as `response.bytes()` or
+/// `arrayBuffer()` gives them), which skips decoding them into a string only to encode it again
+/// into wasm memory.
+pub fn body_arg(value: &JsValue, name: &str) -> Result<String, ApiError> {
+    if let Some(bytes) = value.dyn_ref::<js_sys::Uint8Array>() {
+        return String::from_utf8(bytes.to_vec()).map_err(|e| {
+            ApiError::invalid(format!("{name} is not UTF-8: invalid byte at offset {}", e.utf8_error().valid_up_to()))
+        });
+    }
+    value.as_string().ok_or_else(|| {
+        ApiError::invalid(format!("{name} must be a string or a Uint8Array of UTF-8, got {}", describe_type(value)))
+    })
+}
+
 pub fn platform_arg(value: &JsValue, name: &str) -> Result<Platform, ApiError> {
     let text = string_arg(value, name)?;
     text.parse::<Platform>().map_err(|_| {

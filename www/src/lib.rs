@@ -25,7 +25,7 @@ fn options_now(options: &JsValue) -> Result<aftersale::NormalizeOptions, ApiErro
 #[wasm_bindgen(js_name = normalizeJson)]
 pub fn normalize_json(platform: JsValue, text: JsValue, options: JsValue) -> Result<String, ApiError> {
     let platform = interop::platform_arg(&platform, "platform")?;
-    let text = interop::string_arg(&text, "text (the upstream response body)")?;
+    let text = interop::body_arg(&text, "text (the upstream response body)")?;
     Ok(aftersale::normalize_json(platform, &text, options_now(&options)?)?)
 }
 
@@ -38,7 +38,7 @@ pub fn normalize(platform: JsValue, text: JsValue, options: JsValue) -> Result<J
 /// Normalizes a WeChat Mini Store order-details body into an `Order`.
 #[wasm_bindgen(js_name = normalizeOrder)]
 pub fn normalize_order(text: JsValue, options: JsValue) -> Result<JsValue, ApiError> {
-    let text = interop::string_arg(&text, "text (the upstream response body)")?;
+    let text = interop::body_arg(&text, "text (the upstream response body)")?;
     let order = aftersale::normalize_order(&text, options_now(&options)?)?;
     let json = serde_json::to_string(&order)
         .map_err(|e| ApiError::internal(format!("the order could not be written as JSON: {e}")))?;
@@ -52,4 +52,49 @@ pub fn sign_lingxing(params: JsValue, app_id: JsValue) -> Result<String, ApiErro
     let params = interop::sign_params(&params)?;
     let app_id = interop::string_arg(&app_id, "appId")?;
     Ok(aftersale::lingxing::sign(&params, &app_id)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use aftersale::upstream::LookupKind;
+    use aftersale::{Kind, Platform, Status};
+
+    const CLIENT_JS: &str = include_str!("../js/client.js");
+
+    /// The quoted strings of `const NAME = ...;` in client.js.
+    fn js_strings(name: &str) -> Vec<String> {
+        let start = CLIENT_JS.find(&format!("const {name} = ")).unwrap_or_else(|| panic!("client.js has no {name}"));
+        let rest = &CLIENT_JS[start..];
+        let decl = &rest[..rest.find(';').unwrap()];
+        decl.split('"').skip(1).step_by(2).map(str::to_owned).collect()
+    }
+
+    /// The JavaScript client keeps its own lists (it loads no wasm): they must be the core's.
+    #[test]
+    fn the_clients_lists_are_the_cores() {
+        assert_eq!(js_strings("PLATFORMS"), Platform::ALL.map(|p| p.as_str().to_owned()));
+        assert_eq!(js_strings("STATUSES"), Status::ALL.map(|s| s.as_str().to_owned()));
+        let kinds = [Kind::Refund, Kind::ReturnRefund, Kind::Exchange];
+        assert_eq!(js_strings("KINDS"), kinds.map(|k| k.as_str().to_owned()));
+        assert_eq!(js_strings("DATE_FIELDS"), ["created", "updated", "refunded"]);
+        let codes: Vec<String> = aftersale::ErrorCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+        let mut js_codes = js_strings("ERROR_CODES");
+        js_codes.sort();
+        let mut codes = codes;
+        codes.sort();
+        assert_eq!(js_codes, codes);
+    }
+
+    /// The order routes' default platforms are the first that serve them, as the proxy has it.
+    #[test]
+    fn the_clients_default_platforms_serve_their_routes() {
+        let first = |serves: fn(&LookupKind) -> bool| {
+            Platform::ALL.into_iter().find(|p| p.upstream().lookups().iter().any(serves)).unwrap().as_str().to_owned()
+        };
+        assert_eq!(js_strings("ORDER_PLATFORM"), [first(|k| *k == LookupKind::Order)]);
+        assert_eq!(
+            js_strings("ORDER_AFTERSALES_PLATFORM"),
+            [first(|k| matches!(k, LookupKind::OrderAfterSales { .. }))]
+        );
+    }
 }

@@ -84,6 +84,12 @@ fn normalizes_each_seed_example() {
 
 #[wasm_bindgen_test]
 fn normalize_json_is_the_same_records_as_text() {
+    // The body as UTF-8 bytes gives the same text as the body as a string.
+    let bytes: JsValue = js_sys::Uint8Array::from(XIAOE.as_bytes()).into();
+    assert_eq!(
+        normalize_json(s("xiaoe"), bytes, JsValue::UNDEFINED).unwrap(),
+        normalize_json(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap()
+    );
     let text = normalize_json(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap();
     let objects = normalize(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap();
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), to_json(&objects));
@@ -209,6 +215,11 @@ fn bad_arguments_are_invalid_request() {
     assert!(m.contains("platform") && m.contains("amazon"), "{m}");
     let m = expect_error(&thrown(normalize(s("xiaoe"), JsValue::from(5), JsValue::UNDEFINED)), "invalid_request");
     assert!(m.contains("text") && m.contains("number"), "{m}");
+    let m = expect_error(
+        &thrown(normalize(s("xiaoe"), js_sys::Uint8Array::from(&[0x7b, 0xff][..]).into(), JsValue::UNDEFINED)),
+        "invalid_request",
+    );
+    assert!(m.contains("not UTF-8") && m.contains("offset 1"), "{m}");
     let m = expect_error(&thrown(normalize_json(s("xiaoe"), s(XIAOE), js(json!({"raw": true})))), "invalid_request");
     assert!(m.contains("options.raw") && m.contains("includeRaw"), "{m}");
     let m = expect_error(
