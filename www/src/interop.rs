@@ -144,7 +144,9 @@ pub fn normalize_options(value: &JsValue) -> Result<NormalizeOptions, ApiError> 
 /// The Lingxing parameters as a JSON map, for `aftersale::lingxing::sign`.
 ///
 /// Read member by member rather than through `JSON.stringify`, which would turn `NaN`, a
-/// function or an `undefined` array element into a `null` that then gets signed. The rules:
+/// function or an `undefined` array element into a `null` that then gets signed, and rather
+/// than through serde-wasm-bindgen, whose `deserialize_any` reads `null` and `undefined` alike
+/// (both `visit_unit`) and a `NaN` as a number: the sign must tell each apart. The rules:
 /// - `null` is a value and is signed (`key=null`), as Lingxing's guide says;
 /// - a member whose value is `undefined` is skipped, at any depth: that is the JavaScript way of
 ///   leaving a parameter out, and `JSON.stringify` of the body sent leaves it out too, so the
