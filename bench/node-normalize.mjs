@@ -1,13 +1,14 @@
 // Node normalization: the npm module (its Node entry, node.js, as packaged) against the plain-JS
 // normalizer of js-normalizer.mjs, on the same page text, in one process.
 //   string path:  normalizeJson(platform, text)  vs  JSON.stringify(normalizeJs(platform, text))
+//   bytes path:   normalizeJson(platform, bytes) vs  the same JS on TextDecoder.decode(bytes)
 //   objects path: normalize(platform, text)      vs  normalizeJs(platform, text)
 // Outputs are checked identical first. Then rounds: each round runs every contender once
 // (rotating the order), each run timing `reps` back-to-back calls after a forced GC; the figure
 // is the median over rounds. Ratio = JS median / wasm median (> 1: wasm faster).
 //
 //   node --expose-gc bench/node-normalize.mjs --module DIR --out FILE [--quick]
-// DIR holds the packaged module (node.js, api.js, aftersale_wasm.js, aftersale_wasm_bg.wasm).
+// DIR holds the packaged module (node.js, api.js, client.js, aftersale_wasm.js, aftersale_wasm_bg.wasm).
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { page, PLATFORMS, SIZES } from "./inputs.mjs";
@@ -72,8 +73,15 @@ function measure(platform, n) {
   result.after_sales = JSON.parse(jsJson).length;
   result.output_bytes = Buffer.byteLength(jsJson);
 
+  // A caller holding the body as bytes (fetch's arrayBuffer, a file): the wasm takes them as
+  // they are; plain JS decodes them first, since JSON.parse needs a string.
+  const bodyBytes = new TextEncoder().encode(body);
+  const decoder = new TextDecoder();
+  if (wasm.normalizeJson(platform, bodyBytes) !== jsJson) return { ...result, error: "wasm normalizeJson(bytes) disagrees with normalizeJson(text)" };
   const contenders = {
     wasm_json: () => wasm.normalizeJson(platform, body).length,
+    wasm_json_bytes: () => wasm.normalizeJson(platform, bodyBytes).length,
+    js_json_bytes: () => normalizeJsonJs(platform, decoder.decode(bodyBytes)).length,
     js_json: () => normalizeJsonJs(platform, body).length,
     wasm_objects: () => wasm.normalize(platform, body).length,
     js_objects: () => normalizeJs(platform, body).length,
@@ -113,6 +121,7 @@ function measure(platform, n) {
   }
   result.ratio_json = result.ms.js_json.median / result.ms.wasm_json.median;
   result.ratio_objects = result.ms.js_objects.median / result.ms.wasm_objects.median;
+  result.ratio_json_bytes = result.ms.js_json_bytes.median / result.ms.wasm_json_bytes.median;
   // The objects path can be at most this much faster than plain JS even with a free normalizeJson.
   result.objects_ratio_bound = result.ms.js_objects.median / result.ms.parse_output.median;
   result.mb_per_s = Object.fromEntries(names.map((k) => [k, bytes / 1e6 / (result.ms[k].median / 1e3)]));
@@ -129,7 +138,8 @@ for (const platform of PLATFORMS) {
       say(
         `${platform} ${n} (${(r.input_bytes / 1e6).toFixed(2)} MB): json wasm ${r.ms.wasm_json.median.toFixed(3)} ms, js ${r.ms.js_json.median.toFixed(3)} ms → ${r.ratio_json.toFixed(2)}×; ` +
           `objects wasm ${r.ms.wasm_objects.median.toFixed(3)} ms, js ${r.ms.js_objects.median.toFixed(3)} ms → ${r.ratio_objects.toFixed(2)}× ` +
-          `(JSON.parse input ${r.ms.parse_input.median.toFixed(3)} ms, output ${r.ms.parse_output.median.toFixed(3)} ms)`,
+          `(JSON.parse input ${r.ms.parse_input.median.toFixed(3)} ms, output ${r.ms.parse_output.median.toFixed(3)} ms); ` +
+          `from bytes: wasm ${r.ms.wasm_json_bytes.median.toFixed(3)} ms, js (decode first) ${r.ms.js_json_bytes.median.toFixed(3)} ms → ${r.ratio_json_bytes.toFixed(2)}×`,
       );
     }
   }

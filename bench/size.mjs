@@ -1,4 +1,6 @@
-// Sizes of what ships: the npm module's wasm (www/pkg) and the Worker's wasm + JS (worker/build),
+// Sizes of what ships: the npm module's two entries — `aftersale` (the wasm of www/pkg, its glue
+// and the client) and `aftersale/client` (www/js/client.js, raw and minified by esbuild as a
+// storefront's bundle carries it) — and the Worker's wasm + JS (worker/build),
 // raw and `gzip -9`; and where the bytes go, from `twiggy top` on builds that keep their names
 // (the same cargo output through `wasm-bindgen --keep-debug` and `wasm-opt -Oz -g`, so the code
 // is laid out as shipped; the name section itself is left out of every share).
@@ -69,12 +71,30 @@ function nameSectionBytes(path) {
 }
 
 const out = { files: {} };
+// `aftersale/client`: one file; what a bundle carries of it is its minified text.
+const clientJs = join(REPO_ROOT, "www/js/client.js");
+if (existsSync(clientJs)) {
+  files.client_js = clientJs;
+  try {
+    const esbuild = await import(join(REPO_ROOT, "node_modules/esbuild/lib/main.js"));
+    const min = esbuild.transformSync(readFileSync(clientJs, "utf8"), { minify: true, format: "esm" }).code;
+    out.client_minified = { raw: Buffer.byteLength(min), gzip: gzipSync(min, { level: 9 }).length };
+  } catch (e) {
+    say(`esbuild: ${e.message}`);
+  }
+}
 for (const [k, p] of Object.entries(files)) {
   if (existsSync(p)) {
     out.files[k] = sizes(p);
     if (p.endsWith(".wasm")) out.files[k].name_section = nameSectionBytes(p);
   }
   else say(`missing ${p}`);
+}
+// `aftersale` as a browser downloads it: the wasm, its glue, the client, the entry and api.js.
+if (out.files.module_wasm && out.files.module_glue_js && out.files.client_js) {
+  const extra = ["www/js/browser.js", "www/js/api.js"].map((f) => sizes(join(REPO_ROOT, f)));
+  const parts = [out.files.module_wasm, out.files.module_glue_js, out.files.client_js, ...extra];
+  out.full_entry = { raw: parts.reduce((a, p) => a + p.raw, 0), gzip: parts.reduce((a, p) => a + p.gzip, 0) };
 }
 if (out.files.worker_wasm && out.files.worker_js) {
   out.worker_total = {
@@ -219,6 +239,8 @@ out.module = opt["skip-module"] ? { error: "the module's build failed" } : twigg
 const workerNamed = opt["named-worker"] ?? (out.files.worker_wasm?.name_section > 0 ? files.worker_wasm : undefined);
 out.worker = opt["skip-worker"] ? { error: "the Worker's build failed" } : twiggy(opt.twiggy, workerNamed, "worker");
 for (const [k, v] of Object.entries(out.files)) say(`${k}: ${v.raw} bytes, ${v.gzip} gzip -9`);
+if (out.client_minified) say(`aftersale/client minified: ${out.client_minified.raw} bytes, ${out.client_minified.gzip} gzip -9`);
+if (out.full_entry) say(`aftersale (wasm + glue + client + entry files): ${out.full_entry.raw} bytes, ${out.full_entry.gzip} gzip -9`);
 for (const which of ["module", "worker"]) {
   const t = out[which];
   if (t.error) say(t.error);

@@ -83,7 +83,7 @@ module=$out/module
 rm -rf "$module"
 if [ "$built_www" = 1 ]; then
   mkdir -p "$module"
-  cp www/js/api.js www/js/node.js www/pkg/aftersale_wasm.js www/pkg/aftersale_wasm_bg.wasm "$module/"
+  cp www/js/api.js www/js/node.js www/js/client.js www/pkg/aftersale_wasm.js www/pkg/aftersale_wasm_bg.wasm "$module/"
   echo '{"type":"module"}' >"$module/package.json"
 fi
 

@@ -19,7 +19,7 @@ version=$(cargo metadata --format-version 1 --no-deps | node -e '
 stage=www/dist/package
 rm -rf "$stage"
 mkdir -p "$stage" dist
-cp www/js/api.js www/js/browser.js www/js/node.js www/js/index.d.ts www/README.md "$stage/"
+cp www/js/api.js www/js/browser.js www/js/node.js www/js/client.js www/js/index.d.ts www/js/client.d.ts www/README.md "$stage/"
 cp www/pkg/aftersale_wasm.js www/pkg/aftersale_wasm_bg.wasm "$stage/"
 for f in LICENSE*; do [ -f "$f" ] && cp "$f" "$stage/"; done
 VERSION="$version" node -e '

@@ -23,7 +23,7 @@ start=$(date +%s)
 echo "test-console: building the Worker with its sandbox and the console (scripts/build-worker.sh)"
 export WORKER_FEATURES=sandbox
 bash scripts/build-worker.sh
-for f in worker/build/index.js www/console-dist/index.html www/console-dist/aftersale/browser.js; do
+for f in worker/build/index.js www/console-dist/index.html www/console-dist/aftersale/client.js; do
   [ -f "$f" ] || { echo "test-console: $f is missing after the build" >&2; exit 1; }
 done
 

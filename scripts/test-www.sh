@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Every test of the npm module (www/): the crate's native unit tests; the wasm tests in Node and
-# in headless Chromium against a fake proxy; then the packed tarball installed, imported in Node,
-# bundled and unbundled in Chromium, and type-checked. Installs nothing (scripts/install-tools.sh
-# all does); exits non-zero on any failure and stops the servers it starts.
+# Every test of the npm module (www/): the crate's native unit tests; the wasm normalizers in Node
+# and in headless Chromium; then the packed tarball installed offline, both entries (`aftersale`
+# and `aftersale/client`) imported in Node and in Chromium, bundled and unbundled, the client's
+# cases (tests/client/cases.mjs) run through each against a fake proxy, the .d.ts checked against
+# the exports, and a consumer type-checked. Installs nothing (scripts/install-tools.sh all does);
+# exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -10,15 +12,7 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 say() { printf '[test-www] %s\n' "$*" >&2; }
 
 work=$(mktemp -d)
-proxy_pid=""
-cleanup() {
-  if [ -n "$proxy_pid" ]; then
-    kill "$proxy_pid" 2>/dev/null || true
-    wait "$proxy_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
 for tool in wasm-pack wasm-bindgen-test-runner node npm; do
@@ -33,19 +27,6 @@ cargo test -p aftersale-wasm --lib --locked --quiet
 
 say "building the package"
 tarball=$(scripts/package.sh)
-
-say "starting the fake proxy"
-node www/tests/fake-proxy.mjs >"$work/proxy.out" 2>"$work/proxy.err" &
-proxy_pid=$!
-for _ in $(seq 100); do
-  [ -s "$work/proxy.out" ] && break
-  kill -0 "$proxy_pid" 2>/dev/null || { cat "$work/proxy.err" >&2; exit 1; }
-  sleep 0.1
-done
-AFTERSALE_FAKE_PROXY=$(head -n1 "$work/proxy.out")
-[ -n "$AFTERSALE_FAKE_PROXY" ] || { echo "the fake proxy did not start" >&2; exit 1; }
-export AFTERSALE_FAKE_PROXY
-say "fake proxy at $AFTERSALE_FAKE_PROXY"
 
 # wasm-bindgen-test exits 0 when it skips a suite (wrong environment): insist that tests ran.
 run_wasm_tests() { # label, command...

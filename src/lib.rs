@@ -197,25 +197,14 @@ pub fn normalize_json(platform: Platform, body: &str, options: NormalizeOptions)
     write_json(&page.records, body.text.len())
 }
 
-/// The records as a JSON array. With `std`, into a buffer sized up front: the output is about
-/// as long as the input, and growing a 10 MB string by doubling copies it twice over
-/// (serde_json's writer API exists only with its `std` feature).
-#[cfg(feature = "std")]
+/// The records as a JSON array, written by `model::json` (the text serde_json would write) into
+/// a buffer sized up front: the output is about as long as the input, and growing a 10 MB
+/// buffer by doubling copies it twice over.
 fn write_json(records: &[AfterSale<'_>], size_hint: usize) -> Result<String, Error> {
     let mut out = Vec::with_capacity(size_hint + size_hint / 4);
-    let mut serializer = serde_json::Serializer::new(&mut out);
-    serde::Serialize::serialize(records, &mut serializer).map_err(serialization)?;
-    // serde_json writes only valid UTF-8.
+    model::json::write_after_sales(records, &mut out);
+    // Only whole `&str`s and ASCII are written.
     String::from_utf8(out).map_err(|_| Error::Serialize(String::from("the output is not UTF-8")))
-}
-
-#[cfg(not(feature = "std"))]
-fn write_json(records: &[AfterSale<'_>], _size_hint: usize) -> Result<String, Error> {
-    serde_json::to_string(records).map_err(serialization)
-}
-
-fn serialization(e: serde_json::Error) -> Error {
-    Error::Serialize(alloc::string::ToString::to_string(&e))
 }
 
 #[cfg(test)]

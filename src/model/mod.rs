@@ -14,6 +14,7 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+pub mod json;
 pub mod money;
 pub mod time;
 pub mod zone;

@@ -121,7 +121,7 @@ impl Serialize for Money<'_> {
 
 /// `minor` as a decimal with `exponent` fraction digits, written right to left into `buf`
 /// (the fast path of serialization; `DecimalText` is the same for `Display`).
-fn minor_to_decimal(minor: i64, exponent: u8, buf: &mut [u8; 24]) -> &str {
+pub(crate) fn minor_to_decimal(minor: i64, exponent: u8, buf: &mut [u8; 24]) -> &str {
     let mut abs = minor.unsigned_abs();
     let mut at = buf.len();
     let mut digits = 0u8;

@@ -278,8 +278,7 @@ describe("merchant console", () => {
       ["/", /^text\/html/],
       ["/console.js", /javascript/],
       ["/console.css", /^text\/css/],
-      ["/aftersale/browser.js", /javascript/],
-      ["/aftersale/aftersale_wasm_bg.wasm", /^application\/wasm/],
+      ["/aftersale/client.js", /javascript/],
     ]) {
       const res = await fetch(`${base}${path}`);
       await res.arrayBuffer();
@@ -513,6 +512,27 @@ describe("merchant console", () => {
     const server = await serverExport({ platform: "lingxing", ...WHOLE });
     const rows = checkCsv(await exportCsv(page), server.records, "Lingxing");
     assert.ok(rows.some((r) => r.some((field) => field.includes(","))), "no field needed quoting");
+    await choosePlatform(page, "xiaoe");
+  });
+
+  it("lists WeChat Channels by date once the proxy does, and shows the proxy's refusal until then", async () => {
+    await choosePlatform(page, "wechat_channels");
+    assert.equal(await page.isHidden("#list-form"), false, "WeChat Channels is listed by date");
+    await setRange(page, WHOLE);
+    await show(page);
+    const res = await fetch(`${base}/v1/aftersales?${qs({ platform: "wechat_channels", ...WHOLE, limit: PAGE_SIZE })}`);
+    const body = await res.json();
+    if (res.status === 200) {
+      const expected = await firstView({ platform: "wechat_channels", ...WHOLE });
+      assert.deepEqual(await rowIds(page), expected.records.map((r) => r.id));
+      assert.equal(await page.isHidden("#error"), true);
+    } else {
+      await page.waitForSelector("#error:not([hidden])");
+      const text = await page.innerText("#error");
+      assert.match(text, new RegExp(body.error.code), text);
+      assert.match(text, new RegExp(`HTTP ${res.status}`), text);
+      assert.match(text, /wechat_channels/, text);
+    }
     await choosePlatform(page, "xiaoe");
   });
 

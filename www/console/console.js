@@ -1,10 +1,11 @@
-// The merchant console: plain DOM on top of the npm module's browser entry, which
+// The merchant console: plain DOM on top of the npm module's client entry (`aftersale/client`,
+// plain JavaScript: the console normalizes nothing itself, so it loads no wasm), which
 // scripts/build-console.sh copies beside this file as aftersale/. Every call to the proxy goes
 // through the package's `Client` (paging, retries, error shape); the other requests are the
 // unauthenticated GET /healthz that says which proxy this is and, in sandbox mode,
 // GET /v1/sandbox/orders for the sandbox's date range and example orders. The page never touches
 // a record with innerHTML: everything the proxy returns is set as text.
-import { Client, isAftersaleError } from "./aftersale/browser.js";
+import { Client, isAftersaleError } from "./aftersale/client.js";
 
 // ---------------------------------------------------------------------------------------- constants
 
@@ -13,7 +14,7 @@ const EXPORT_PAGE_SIZE = 100;
 /** A page may be empty while more follow (SPEC §3); keep reading up to this many for one view. */
 const MAX_EMPTY_HOPS = 10;
 const KEY_STORAGE = "aftersale.console.apiKey";
-const DATE_PLATFORMS = new Set(["xiaoe", "lingxing"]);
+const DATE_PLATFORMS = new Set(["xiaoe", "lingxing", "wechat_channels"]);
 
 const STATUSES = [
   ["pending", "Pending"],
@@ -42,7 +43,13 @@ const ORDER_STATUS_LABEL = {
   unknown: "Unknown",
 };
 const KIND_LABEL = { refund: "Refund only", return_refund: "Return & refund", exchange: "Exchange" };
-const PLATFORM_LABEL = { xiaoe: "Xiaoe", lingxing: "Lingxing", wechat_shop: "WeChat Shop", wechat_store: "WeChat Store" };
+const PLATFORM_LABEL = {
+  xiaoe: "Xiaoe",
+  lingxing: "Lingxing",
+  wechat_channels: "WeChat Channels",
+  wechat_shop: "WeChat Shop",
+  wechat_store: "WeChat Store",
+};
 const DATE_FIELD_LABEL = { created: "Applied", updated: "Updated", refunded: "Refunded" };
 const TIME_FIELD = { created: "created_at", updated: "updated_at", refunded: "refunded_at" };
 /** Minor-unit digits of the currencies the core knows (src/money.rs); others ask Intl. */
@@ -50,6 +57,7 @@ const EXPONENT = { JPY: 0 };
 const UPSTREAM_SECRETS = {
   xiaoe: "XIAOE_APP_ID, XIAOE_CLIENT_ID and XIAOE_SECRET_KEY",
   lingxing: "LINGXING_APP_ID and LINGXING_APP_SECRET",
+  wechat_channels: "WECHAT_CHANNELS_APPID and WECHAT_CHANNELS_SECRET",
   wechat_shop: "WECHAT_APPID and WECHAT_SECRET",
   wechat_store: "WECHAT_APPID and WECHAT_SECRET",
 };

@@ -1,225 +1,9 @@
-// Types of the `aftersale` package: the normalized model of SPEC.md §2, the proxy's page and
-// error shapes of §3, and the module's functions of §5. Written by hand; keep in step with the
-// Rust core's model (src/model.rs) and the wasm exports (www/src/lib.rs).
+// Types of `aftersale`: everything of `aftersale/client` (client.d.ts: the model, errors and the
+// proxy client) plus the normalizers and the Lingxing sign, the wasm exports of www/src/lib.rs.
+// tests/node/package.test.mjs fails when an export has no declaration, or a declaration no export.
 
-// ---------------------------------------------------------------- the normalized model
-
-/** The four upstreams. */
-export type Platform = "wechat_shop" | "wechat_store" | "xiaoe" | "lingxing";
-
-/** What the buyer asked for. */
-export type Kind = "refund" | "return_refund" | "exchange";
-
-/** Where an after-sale stands, in one vocabulary for every upstream. */
-export type Status =
-  | "pending"
-  | "processing"
-  | "awaiting_buyer_return"
-  | "awaiting_merchant_receipt"
-  | "refunding"
-  | "awaiting_merchant_shipment"
-  | "awaiting_buyer_receipt"
-  | "completed"
-  | "rejected"
-  | "cancelled"
-  | "closed"
-  | "unknown";
-
-/** Status of a WeChat Mini Store order. */
-export type OrderStatus =
-  | "unpaid"
-  | "paid"
-  | "awaiting_shipment"
-  | "partially_shipped"
-  | "shipped"
-  | "completed"
-  | "cancelled"
-  | "unknown";
-
-/**
- * RFC 3339 with an offset (`"2023-02-13T18:34:18+08:00"`; Lingxing's site times carry their
- * marketplace's offset, `"2023-02-16T23:50:50-08:00"`), or without one only where the zone cannot
- * be known (a Lingxing record of an unknown marketplace: `"2023-02-16T23:50:50"`).
- */
-export type Timestamp = string;
-
-/** An amount: ISO 4217 code, integer minor units (rounded half-even), and every digit as given. */
-export interface Money {
-  /** ISO 4217 code, e.g. `"CNY"`, `"USD"`. */
-  currency: string;
-  /** Minor units (fen, cents); a safe integer. */
-  minor: number;
-  /** The exact decimal, e.g. `"10.00"` or Lingxing's `"4.700000"`. */
-  decimal: string;
-}
-
-export interface Item {
-  product_id: string | null;
-  sku_id: string | null;
-  name: string | null;
-  quantity: number | null;
-  unit_price: Money | null;
-  image_url: string | null;
-  sku_info: string | null;
-}
-
-export interface Buyer {
-  openid: string | null;
-  user_id: string | null;
-  nickname: string | null;
-}
-
-export interface ReturnLogistics {
-  carrier: string | null;
-  waybill_id: string | null;
-}
-
-/** One after-sale, normalized. */
-export interface AfterSale {
-  /** `platform + ":" + aftersale_id`: stable, unique across platforms. */
-  id: string;
-  platform: Platform;
-  /** The upstream's after-sale id (for Lingxing the line's item_identifier or md5_v2). */
-  aftersale_id: string;
-  order_id: string | null;
-  /** The merchant's own order id. */
-  out_order_id: string | null;
-  kind: Kind;
-  status: Status;
-  /** The upstream says the merchant is overdue (status codes 3 and 12). */
-  overdue: boolean;
-  /** The upstream's status exactly as given; null only when the record has none. */
-  status_raw: number | string | null;
-  /** What the buyer gets back (never negative). */
-  refund: Money | null;
-  /** What the buyer asked for. */
-  requested: Money | null;
-  items: Item[];
-  reason: string | null;
-  buyer_note: string | null;
-  merchant_note: string | null;
-  buyer: Buyer;
-  return_logistics: ReturnLogistics | null;
-  exchange_order_id: string | null;
-  created_at: Timestamp | null;
-  updated_at: Timestamp | null;
-  refunded_at: Timestamp | null;
-  /** The upstream record as it came: present only when asked for (`includeRaw`). */
-  raw?: unknown;
-}
-
-export interface OrderItem extends Item {
-  on_aftersale_quantity: number | null;
-  finished_aftersale_quantity: number | null;
-}
-
-export interface OrderPrice {
-  product_price: Money | null;
-  order_price: Money | null;
-  freight: Money | null;
-  discounted_price: Money | null;
-  is_discounted: boolean | null;
-}
-
-export interface Payment {
-  method: string | null;
-  prepay_id: string | null;
-  transaction_id: string | null;
-  prepaid_at: Timestamp | null;
-  paid_at: Timestamp | null;
-}
-
-export interface ShippedItem {
-  product_id: string | null;
-  sku_id: string | null;
-  quantity: number | null;
-}
-
-export interface Delivery {
-  method: string | null;
-  shipping_method: string | null;
-  carrier: string | null;
-  waybill_id: string | null;
-  shipped_items: ShippedItem[];
-  delivered_at: Timestamp | null;
-  ship_done_at: Timestamp | null;
-}
-
-export interface Address {
-  name: string | null;
-  phone: string | null;
-  postal_code: string | null;
-  province: string | null;
-  city: string | null;
-  county: string | null;
-  detail: string | null;
-  national_code: string | null;
-}
-
-/** A WeChat Mini Store order with its after-sale references. */
-export interface Order {
-  /** `"wechat_store:" + order_id`. */
-  id: string;
-  platform: Platform;
-  order_id: string;
-  out_order_id: string | null;
-  status: OrderStatus;
-  status_raw: number | string | null;
-  items: OrderItem[];
-  price: OrderPrice;
-  payment: Payment | null;
-  delivery: Delivery | null;
-  address: Address | null;
-  /** The ids of the order's after-sales, for `Client.orderAfterSales` or the upstream. */
-  aftersale_ids: string[];
-  buyer: Buyer;
-  buyer_note: string | null;
-  merchant_note: string | null;
-  created_at: Timestamp | null;
-  updated_at: Timestamp | null;
-  raw?: unknown;
-}
-
-// ---------------------------------------------------------------- errors
-
-/** The error codes of the proxy's HTTP interface, shared by every error this package throws. */
-export type ErrorCode =
-  | "invalid_request"
-  | "unauthorized"
-  | "forbidden_origin"
-  | "not_found"
-  | "rate_limited"
-  | "upstream_auth"
-  | "upstream_error"
-  | "upstream_unavailable"
-  | "internal";
-
-/** An upstream's own error, as the upstream gave it. */
-export interface UpstreamErrorInfo {
-  platform: Platform;
-  /** The upstream's code as text (`"42001"`, `"2001003"`). */
-  code: string;
-  message: string;
-}
-
-/**
- * What every function of this package throws (or rejects with). Two exceptions: a call cancelled
- * through its `signal` rejects with the signal's reason, as `fetch` does, and what an
- * `onProgress` callback throws passes through unchanged.
- */
-export interface AftersaleError extends Error {
-  name: "AftersaleError";
-  code: ErrorCode;
-  /** The proxy's HTTP status, for errors the proxy answered. */
-  status?: number;
-  /** The upstream's own error, when the failure came from one; otherwise null. */
-  upstream: UpstreamErrorInfo | null;
-  /** Seconds the proxy asked to wait (`Retry-After`) when the client stopped retrying. */
-  retryAfter?: number;
-}
-
-/** Whether `value` is an error thrown by this package. */
-export function isAftersaleError(value: unknown): value is AftersaleError;
+export * from "./client.js";
+import type { AfterSale, Order, Platform } from "./client.js";
 
 // ---------------------------------------------------------------- normalization
 
@@ -229,19 +13,22 @@ export interface NormalizeOptions {
 }
 
 /**
- * Normalizes an upstream list response body into after-sales. Pure: no network.
+ * Normalizes an upstream list response body into after-sales. Pure but for the clock (WeChat
+ * Channels' overdue flag compares its deadline with now): no network. `text` is the body as a
+ * string or as its UTF-8 bytes (`new Uint8Array(await response.arrayBuffer())`), which saves
+ * decoding it only to have it encoded again into wasm memory.
  * `wechat_store` answers with an order: use `normalizeOrder` for it.
  * @throws {AftersaleError} `invalid_request` for bad arguments, `upstream_error` for a body that
  *   cannot be read (the message says which field of which record), the upstream's own error
  *   (`upstream_auth`, `rate_limited`, ...) when the body is one.
  */
-export function normalize(platform: Platform, text: string, options?: NormalizeOptions): AfterSale[];
+export function normalize(platform: Platform, text: string | Uint8Array, options?: NormalizeOptions): AfterSale[];
 
 /** The same as `normalize`, as a JSON array string: the fastest path when the result is sent on. */
-export function normalizeJson(platform: Platform, text: string, options?: NormalizeOptions): string;
+export function normalizeJson(platform: Platform, text: string | Uint8Array, options?: NormalizeOptions): string;
 
 /** Normalizes a WeChat Mini Store order-details body (`/product/order/get`). */
-export function normalizeOrder(text: string, options?: NormalizeOptions): Order;
+export function normalizeOrder(text: string | Uint8Array, options?: NormalizeOptions): Order;
 
 /** A JSON value that can be signed; `null` is a value (signed as `key=null`). */
 export type SignJson = string | number | boolean | null | SignJson[] | { [key: string]: SignValue };
@@ -258,87 +45,3 @@ export type SignValue = SignJson | undefined;
  */
 export function signLingxing(params: Record<string, SignValue>, appId: string): string;
 
-// ---------------------------------------------------------------- the proxy client
-
-export interface ClientOptions {
-  /** The proxy's base URL, e.g. `"https://proxy.example"` (routes are appended to it). */
-  endpoint: string;
-  /** Sent as `Authorization: Bearer <apiKey>`; leave out for a local sandbox proxy without keys. */
-  apiKey?: string;
-  /** The `fetch` to send requests with; defaults to the global one. Called with a `Request`. */
-  fetch?: (request: Request) => Promise<Response>;
-  /** Retries of 429, 5xx and unreachable answers, honoring `Retry-After`. 0–10, default 3. */
-  maxRetries?: number;
-}
-
-export type DateField = "created" | "updated" | "refunded";
-
-export interface Progress {
-  /** Records delivered so far (each counted once). */
-  fetched: number;
-  /** The proxy's count of records for the whole query, where the upstream gives one. */
-  total: number | null;
-}
-
-/** `GET /v1/aftersales`. Dates are China-time days, the range half-open: [from, to). */
-export interface ListQuery {
-  platform: Platform;
-  /** `YYYY-MM-DD`, included. */
-  from: string;
-  /** `YYYY-MM-DD`, excluded. */
-  to: string;
-  /** Which time `from`/`to` filter on; the proxy's default is `created`. */
-  dateField?: DateField;
-  /** Only these statuses. */
-  status?: Status | readonly Status[];
-  /** Only these kinds. */
-  kind?: Kind | readonly Kind[];
-  orderId?: string;
-  /** Records per page, 1–100 (the proxy's default is 50). */
-  limit?: number;
-  /** A `next_cursor` from a previous page of the same query. */
-  cursor?: string;
-  /** Attach each upstream record under `raw`. */
-  includeRaw?: boolean;
-  /** Cancels the call (and any wait between retries); it then rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /** `iterate` only: called after every page; what it throws ends the iteration, unchanged. */
-  onProgress?: (progress: Progress) => void;
-}
-
-/** One page of `GET /v1/aftersales`. */
-export interface Page {
-  data: AfterSale[];
-  /** Pass as `cursor` for the next page; null after the last. */
-  next_cursor: string | null;
-  total: number | null;
-}
-
-export interface OrderOptions {
-  /** Default `"wechat_store"`, the platform the route serves. */
-  platform?: Platform;
-  /** Attach the upstream order as it came, under `raw`. */
-  includeRaw?: boolean;
-  signal?: AbortSignal;
-}
-
-export type OrderAfterSalesOptions = {
-  /** Default `"wechat_shop"`, the platform the route serves. */
-  platform?: Platform;
-  /** Attach each upstream after-sale as it came, under `raw`. */
-  includeRaw?: boolean;
-  signal?: AbortSignal;
-} & ({ openid: string; outOrderId?: string } | { openid?: string; outOrderId: string });
-
-export class Client {
-  /** @throws {AftersaleError} `invalid_request` for bad options. */
-  constructor(options: ClientOptions);
-  /** One page of after-sales. */
-  list(query: ListQuery): Promise<Page>;
-  /** Every after-sale of the query, following `next_cursor`; each record once, by `id`. */
-  iterate(query: ListQuery): AsyncGenerator<AfterSale, void, undefined>;
-  /** `GET /v1/orders/{orderId}`: a WeChat Mini Store order. */
-  order(orderId: string | number | bigint, options?: OrderOptions): Promise<Order>;
-  /** `GET /v1/orders/{orderId}/aftersales`: the after-sales of one WeChat transaction-component order. */
-  orderAfterSales(orderId: string | number | bigint, options: OrderAfterSalesOptions): Promise<AfterSale[]>;
-}

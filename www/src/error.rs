@@ -3,26 +3,6 @@
 //! Turning it into a JavaScript `Error` happens in `interop`.
 
 use aftersale::ErrorCode;
-use wasm_bindgen::JsValue;
-
-/// Reads the proxy's `error.code` back into an [`ErrorCode`].
-pub fn code_from_str(code: &str) -> Option<ErrorCode> {
-    ErrorCode::from_name(code)
-}
-
-/// The code a proxy answer means when its body does not say (a load balancer's 502, ...).
-pub fn code_for_status(status: u16) -> ErrorCode {
-    match status {
-        400 | 405 | 409 | 413 | 414 | 422 => ErrorCode::InvalidRequest,
-        401 => ErrorCode::Unauthorized,
-        403 => ErrorCode::ForbiddenOrigin,
-        404 | 410 => ErrorCode::NotFound,
-        429 => ErrorCode::RateLimited,
-        502 => ErrorCode::UpstreamError,
-        503 | 504 => ErrorCode::UpstreamUnavailable,
-        _ => ErrorCode::Internal,
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -59,39 +39,9 @@ impl From<aftersale::Error> for ApiError {
     }
 }
 
-/// What an async call fails with: our own error, or a value the caller's code produced (their
-/// `AbortSignal`'s reason, an exception from their `onProgress` or `fetch`), passed on untouched.
-#[derive(Debug)]
-pub enum Failure {
-    Api(ApiError),
-    Thrown(JsValue),
-}
-
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Self {
-        Failure::Api(e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_code_reads_back() {
-        for code in ErrorCode::ALL {
-            assert_eq!(code_from_str(code.as_str()), Some(code));
-        }
-        assert_eq!(code_from_str("teapot"), None);
-    }
-
-    #[test]
-    fn status_fallbacks() {
-        assert_eq!(code_for_status(401), ErrorCode::Unauthorized);
-        assert_eq!(code_for_status(429), ErrorCode::RateLimited);
-        assert_eq!(code_for_status(503), ErrorCode::UpstreamUnavailable);
-        assert_eq!(code_for_status(500), ErrorCode::Internal);
-    }
 
     #[test]
     fn core_errors_keep_code_and_upstream() {

@@ -1,28 +1,16 @@
 //! Every conversion between JavaScript values and Rust: reading the caller's arguments (with
-//! errors that name the argument), building the values handed back, the `Error` objects thrown,
-//! and the host functions the client needs (fetch, timers, clock).
+//! errors that name the argument), the values handed back and the `Error` objects thrown.
 
 use aftersale::{NormalizeOptions, Platform};
-use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use js_sys::{Array, Function, Object, Reflect, JSON};
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::AbortSignal;
 
-use crate::error::{ApiError, Failure};
-use crate::options::{ClientConfig, RawListQuery, DEFAULT_MAX_RETRIES, MAX_MAX_RETRIES};
-use aftersale::upstream::LookupKind;
-
-#[wasm_bindgen]
-extern "C" {
-    // Globals in browsers, workers and Node 18+, bound directly so no `window` is needed.
-    #[wasm_bindgen(catch, js_name = fetch)]
-    fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
-}
+use crate::error::ApiError;
 
 // ---------------------------------------------------------------- errors
 
@@ -42,15 +30,6 @@ impl From<ApiError> for JsValue {
             set(&error, "retryAfter", &JsValue::from(seconds));
         }
         error.into()
-    }
-}
-
-impl From<Failure> for JsValue {
-    fn from(f: Failure) -> JsValue {
-        match f {
-            Failure::Api(e) => e.into(),
-            Failure::Thrown(v) => v,
-        }
     }
 }
 
@@ -93,152 +72,81 @@ pub fn string_arg(value: &JsValue, name: &str) -> Result<String, ApiError> {
     value.as_string().ok_or_else(|| ApiError::invalid(format!("{name} must be a string, got {}", describe_type(value))))
 }
 
+/// The upstream's body: a string, or its UTF-8 bytes (`Uint8Array`, as `response.bytes()` or
+/// `arrayBuffer()` gives them), which skips decoding them into a string only to encode it again
+/// into wasm memory.
+pub fn body_arg(value: &JsValue, name: &str) -> Result<String, ApiError> {
+    if let Some(bytes) = value.dyn_ref::<js_sys::Uint8Array>() {
+        return String::from_utf8(bytes.to_vec()).map_err(|e| {
+            ApiError::invalid(format!("{name} is not UTF-8: invalid byte at offset {}", e.utf8_error().valid_up_to()))
+        });
+    }
+    value.as_string().ok_or_else(|| {
+        ApiError::invalid(format!("{name} must be a string or a Uint8Array of UTF-8, got {}", describe_type(value)))
+    })
+}
+
 pub fn platform_arg(value: &JsValue, name: &str) -> Result<Platform, ApiError> {
     let text = string_arg(value, name)?;
-    crate::client::parse_platform(&text, name)
+    text.parse::<Platform>().map_err(|_| {
+        ApiError::invalid(format!(
+            "{name} {text:?} is not a platform; expected one of {}",
+            Platform::ALL.map(Platform::as_str).join(", ")
+        ))
+    })
 }
 
-/// An order id: a string, a bigint, or a number that is a safe integer (larger ones have already
-/// lost digits, and WeChat order ids are that large).
-pub fn order_id_arg(value: &JsValue) -> Result<String, ApiError> {
-    if let Some(s) = value.as_string() {
-        if s.is_empty() {
-            return Err(ApiError::invalid("orderId must not be empty"));
-        }
-        return Ok(s);
-    }
-    if value.is_bigint() {
-        return Ok(String::from(
-            js_sys::BigInt::unchecked_from_js_ref(value).to_string(10).unwrap_or_else(|_| "".into()),
-        ));
-    }
-    if let Some(n) = value.as_f64() {
-        if js_sys::Number::is_safe_integer(value) && n >= 0.0 {
-            return Ok(format!("{n:.0}"));
-        }
-        return Err(ApiError::invalid(format!(
-            "orderId {n} is not a safe integer: pass order ids as strings, large ones lose digits as numbers"
-        )));
-    }
-    Err(ApiError::invalid(format!("orderId must be a string, got {}", describe_type(value))))
+/// `{ includeRaw }` as the caller wrote it (`include_raw` too).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NormalizeArgs {
+    #[serde(default, alias = "include_raw", deserialize_with = "include_raw")]
+    include_raw: bool,
+    /// Every other key, refused by name. Not `deny_unknown_fields`: serde-wasm-bindgen reads a
+    /// struct field by field (`Reflect::get`), so it never sees the keys it was not asked for;
+    /// `flatten` makes serde read the object as a map, every entry included.
+    #[serde(flatten)]
+    other: BTreeMap<String, IgnoredAny>,
 }
 
-/// The keys of an options object, checked against what the function accepts so a misspelt
-/// option is an error rather than silently ignored.
-struct Fields {
-    object: Object,
-    what: &'static str,
+const NORMALIZE_KEYS: &str = "includeRaw (or include_raw)";
+
+/// serde-wasm-bindgen's type errors do not say where: this one names the option.
+fn include_raw<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    <Option<bool>>::deserialize(d)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| serde::de::Error::custom(format_args!("options.includeRaw: {e}")))
 }
 
-impl Fields {
-    /// `None` for `undefined`/`null` (all options left out).
-    fn read(value: &JsValue, what: &'static str, allowed: &[&str]) -> Result<Option<Fields>, ApiError> {
-        if value.is_undefined() || value.is_null() {
-            return Ok(None);
-        }
-        if !value.is_object() || Array::is_array(value) || value.is_function() {
-            return Err(ApiError::invalid(format!("{what} must be an object, got {}", describe_type(value))));
-        }
-        let object: Object = value.clone().unchecked_into();
-        for key in Object::keys(&object).iter() {
-            let key = key.as_string().unwrap_or_default();
-            if !allowed.contains(&key.as_str()) {
-                return Err(ApiError::invalid(format!(
-                    "{what}.{key} is not an option here; expected one of: {}",
-                    allowed.join(", ")
-                )));
-            }
-        }
-        Ok(Some(Fields { object, what }))
-    }
-
-    /// The first of `keys` (a camelCase name and its snake_case alias) that is set.
-    fn get(&self, keys: &[&'static str]) -> Option<(JsValue, &'static str)> {
-        keys.iter().find_map(|k| {
-            let v = Reflect::get(&self.object, &JsValue::from_str(k)).ok()?;
-            (!v.is_undefined() && !v.is_null()).then_some((v, *k))
-        })
-    }
-
-    fn string(&self, keys: &[&'static str]) -> Result<Option<String>, ApiError> {
-        match self.get(keys) {
-            None => Ok(None),
-            Some((v, k)) => string_arg(&v, &format!("{}.{k}", self.what)).map(Some),
-        }
-    }
-
-    fn bool(&self, keys: &[&'static str]) -> Result<Option<bool>, ApiError> {
-        match self.get(keys) {
-            None => Ok(None),
-            Some((v, k)) => v.as_bool().map(Some).ok_or_else(|| {
-                ApiError::invalid(format!("{}.{k} must be a boolean, got {}", self.what, describe_type(&v)))
-            }),
-        }
-    }
-
-    fn number(&self, keys: &[&'static str]) -> Result<Option<f64>, ApiError> {
-        match self.get(keys) {
-            None => Ok(None),
-            Some((v, k)) => v.as_f64().map(Some).ok_or_else(|| {
-                ApiError::invalid(format!("{}.{k} must be a number, got {}", self.what, describe_type(&v)))
-            }),
-        }
-    }
-
-    /// A comma-separated string or an array of strings.
-    fn strings(&self, keys: &[&'static str]) -> Result<Vec<String>, ApiError> {
-        let Some((v, k)) = self.get(keys) else {
-            return Ok(Vec::new());
-        };
-        let name = format!("{}.{k}", self.what);
-        let parts: Vec<String> = if let Some(s) = v.as_string() {
-            s.split(',').map(|p| p.trim().to_owned()).collect()
-        } else if Array::is_array(&v) {
-            Array::from(&v)
-                .iter()
-                .enumerate()
-                .map(|(i, item)| string_arg(&item, &format!("{name}[{i}]")))
-                .collect::<Result<_, _>>()?
-        } else {
-            return Err(ApiError::invalid(format!(
-                "{name} must be a string or an array of strings, got {}",
-                describe_type(&v)
-            )));
-        };
-        Ok(parts.into_iter().filter(|p| !p.is_empty()).collect())
-    }
-
-    fn function(&self, keys: &[&'static str]) -> Result<Option<Function>, ApiError> {
-        match self.get(keys) {
-            None => Ok(None),
-            Some((v, k)) => v.dyn_into::<Function>().map(Some).map_err(|v| {
-                ApiError::invalid(format!("{}.{k} must be a function, got {}", self.what, describe_type(&v)))
-            }),
-        }
-    }
-
-    fn signal(&self) -> Result<Option<AbortSignal>, ApiError> {
-        match self.get(&["signal"]) {
-            None => Ok(None),
-            Some((v, _)) => v.dyn_into::<AbortSignal>().map(Some).map_err(|v| {
-                ApiError::invalid(format!("{}.signal must be an AbortSignal, got {}", self.what, describe_type(&v)))
-            }),
-        }
-    }
+/// A serde-wasm-bindgen error's text: a JavaScript `Error`, whose `toString` adds `Error: `.
+fn serde_message(e: serde_wasm_bindgen::Error) -> String {
+    e.to_string().replace("Error: ", "")
 }
 
+/// The options of `normalize*`, read by serde-wasm-bindgen; `undefined`/`null` is the defaults.
 pub fn normalize_options(value: &JsValue) -> Result<NormalizeOptions, ApiError> {
-    let mut options = NormalizeOptions::default();
-    if let Some(f) = Fields::read(value, "options", &["includeRaw", "include_raw"])? {
-        options.include_raw = f.bool(&["includeRaw", "include_raw"])?.unwrap_or(false);
+    if value.is_undefined() || value.is_null() {
+        return Ok(NormalizeOptions::default());
     }
-    Ok(options)
+    if !value.is_object() || Array::is_array(value) || value.is_function() {
+        return Err(ApiError::invalid(format!("options must be an object, got {}", describe_type(value))));
+    }
+    let args: NormalizeArgs = serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
+        let e = serde_message(e);
+        ApiError::invalid(if e.starts_with("options.") { e } else { format!("options: {e}") })
+    })?;
+    if let Some(key) = args.other.keys().next() {
+        return Err(ApiError::invalid(format!("options.{key} is not an option here; expected {NORMALIZE_KEYS}")));
+    }
+    Ok(NormalizeOptions { include_raw: args.include_raw, ..NormalizeOptions::default() })
 }
 
 /// The Lingxing parameters as a JSON map, for `aftersale::lingxing::sign`.
 ///
 /// Read member by member rather than through `JSON.stringify`, which would turn `NaN`, a
-/// function or an `undefined` array element into a `null` that then gets signed. The rules:
+/// function or an `undefined` array element into a `null` that then gets signed, and rather
+/// than through serde-wasm-bindgen, whose `deserialize_any` reads `null` and `undefined` alike
+/// (both `visit_unit`) and a `NaN` as a number: the sign must tell each apart. The rules:
 /// - `null` is a value and is signed (`key=null`), as Lingxing's guide says;
 /// - a member whose value is `undefined` is skipped, at any depth: that is the JavaScript way of
 ///   leaving a parameter out, and `JSON.stringify` of the body sent leaves it out too, so the
@@ -332,238 +240,10 @@ fn sign_value(v: &JsValue, path: &str, depth: usize) -> Result<Option<serde_json
     Ok(Some(Value::Object(map)))
 }
 
-pub fn client_config(value: &JsValue) -> Result<ClientConfig, ApiError> {
-    const KEYS: &[&str] = &["endpoint", "apiKey", "api_key", "fetch", "maxRetries", "max_retries"];
-    let f = Fields::read(value, "options", KEYS)?
-        .ok_or_else(|| ApiError::invalid("new Client(options): options.endpoint is required"))?;
-    let endpoint = f
-        .string(&["endpoint"])?
-        .ok_or_else(|| ApiError::invalid("options.endpoint is required: the proxy's base URL"))?;
-    let url = web_sys::Url::new(&endpoint)
-        .map_err(|_| ApiError::invalid(format!("options.endpoint {endpoint:?} is not an absolute URL")))?;
-    if !matches!(url.protocol().as_str(), "http:" | "https:") {
-        return Err(ApiError::invalid(format!("options.endpoint {endpoint:?} must be an http(s) URL")));
-    }
-    if !url.search().is_empty() || !url.hash().is_empty() {
-        return Err(ApiError::invalid(format!("options.endpoint {endpoint:?} must not carry a query or fragment")));
-    }
-    let api_key = f.string(&["apiKey", "api_key"])?;
-    if let Some(key) = &api_key {
-        // Anything else would make the Authorization header itself throw.
-        if key.is_empty() || key.trim() != key || !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return Err(ApiError::invalid(
-                "options.apiKey must be non-empty printable ASCII without surrounding spaces",
-            ));
-        }
-    }
-    let max_retries = match f.number(&["maxRetries", "max_retries"])? {
-        None => DEFAULT_MAX_RETRIES,
-        Some(n) if n.fract() == 0.0 && (0.0..=MAX_MAX_RETRIES as f64).contains(&n) => n as u32,
-        Some(n) => {
-            return Err(ApiError::invalid(format!(
-                "options.maxRetries must be an integer from 0 to {MAX_MAX_RETRIES}, got {n}"
-            )))
-        }
-    };
-    Ok(ClientConfig { endpoint, api_key, fetch: f.function(&["fetch"])?, max_retries })
-}
-
-/// What a call carries beside its query: cancellation and progress.
-#[derive(Clone, Default)]
-pub struct CallOptions {
-    pub signal: Option<AbortSignal>,
-    pub on_progress: Option<Function>,
-}
-
-pub fn list_query(value: &JsValue) -> Result<(RawListQuery, CallOptions), ApiError> {
-    const KEYS: &[&str] = &[
-        "platform",
-        "from",
-        "to",
-        "dateField",
-        "date_field",
-        "status",
-        "kind",
-        "orderId",
-        "order_id",
-        "limit",
-        "cursor",
-        "includeRaw",
-        "include_raw",
-        "signal",
-        "onProgress",
-    ];
-    let f = Fields::read(value, "query", KEYS)?
-        .ok_or_else(|| ApiError::invalid("query is required: { platform, from, to, ... }"))?;
-    let raw = RawListQuery {
-        platform: f.string(&["platform"])?,
-        from: f.string(&["from"])?,
-        to: f.string(&["to"])?,
-        date_field: f.string(&["dateField", "date_field"])?,
-        status: f.strings(&["status"])?,
-        kind: f.strings(&["kind"])?,
-        order_id: f.string(&["orderId", "order_id"])?,
-        limit: f.number(&["limit"])?,
-        cursor: f.string(&["cursor"])?,
-        include_raw: f.bool(&["includeRaw", "include_raw"])?.unwrap_or(false),
-    };
-    let options = CallOptions { signal: f.signal()?, on_progress: f.function(&["onProgress"])? };
-    Ok((raw, options))
-}
-
-/// The platform an order route defaults to: the first whose upstream serves its lookup.
-fn serving_platform(serves: impl Fn(&LookupKind) -> bool) -> Result<Platform, ApiError> {
-    Platform::ALL
-        .into_iter()
-        .find(|p| p.upstream().lookups().iter().any(&serves))
-        .ok_or_else(|| ApiError::invalid("options.platform is required: no platform serves this route by default"))
-}
-
-/// `order(orderId, { platform, includeRaw, signal })`; the platform defaults to the one the
-/// route serves.
-pub fn order_options(value: &JsValue) -> Result<(Platform, bool, CallOptions), ApiError> {
-    let mut platform = serving_platform(|k| *k == LookupKind::Order)?;
-    let mut include_raw = false;
-    let mut options = CallOptions::default();
-    if let Some(f) = Fields::read(value, "options", &["platform", "includeRaw", "include_raw", "signal"])? {
-        if let Some((v, _)) = f.get(&["platform"]) {
-            platform = platform_arg(&v, "options.platform")?;
-        }
-        include_raw = f.bool(&["includeRaw", "include_raw"])?.unwrap_or(false);
-        options.signal = f.signal()?;
-    }
-    Ok((platform, include_raw, options))
-}
-
-pub struct OrderAfterSalesOptions {
-    pub platform: Platform,
-    pub openid: Option<String>,
-    pub out_order_id: Option<String>,
-    pub include_raw: bool,
-    pub call: CallOptions,
-}
-
-/// `orderAfterSales(orderId, { platform, openid | outOrderId, signal })`.
-pub fn order_aftersales_options(value: &JsValue) -> Result<OrderAfterSalesOptions, ApiError> {
-    const KEYS: &[&str] = &["platform", "openid", "outOrderId", "out_order_id", "includeRaw", "include_raw", "signal"];
-    let f = Fields::read(value, "options", KEYS)?.ok_or_else(|| {
-        ApiError::invalid("orderAfterSales(orderId, options): options.openid or options.outOrderId is required")
-    })?;
-    let platform = match f.get(&["platform"]) {
-        Some((v, _)) => platform_arg(&v, "options.platform")?,
-        None => serving_platform(|k| matches!(k, LookupKind::OrderAfterSales { .. }))?,
-    };
-    let openid = f.string(&["openid"])?;
-    let out_order_id = f.string(&["outOrderId", "out_order_id"])?;
-    if openid.is_none() && out_order_id.is_none() {
-        return Err(ApiError::invalid(
-            "orderAfterSales: options.openid (the buyer's openid) or options.outOrderId is required",
-        ));
-    }
-    Ok(OrderAfterSalesOptions {
-        platform,
-        openid,
-        out_order_id,
-        include_raw: f.bool(&["includeRaw", "include_raw"])?.unwrap_or(false),
-        call: CallOptions { signal: f.signal()?, on_progress: None },
-    })
-}
-
 // ---------------------------------------------------------------- values handed back
 
 /// JSON text to a JavaScript value: one `JSON.parse`, the fastest way across the boundary.
 pub fn json_parse(json: &str) -> Result<JsValue, ApiError> {
     JSON::parse(json)
         .map_err(|e| ApiError::internal(format!("could not hand the result to JavaScript: {}", describe_thrown(&e))))
-}
-
-/// Calls `onProgress({ fetched, total })`; what it throws ends the iteration as it is.
-pub fn report_progress(callback: &Function, fetched: u64, total: Option<u64>) -> Result<(), Failure> {
-    let progress = Object::new();
-    set(&progress, "fetched", &JsValue::from(fetched as f64));
-    set(&progress, "total", &total.map_or(JsValue::NULL, |t| JsValue::from(t as f64)));
-    callback.call1(&JsValue::UNDEFINED, &progress).map(|_| ()).map_err(Failure::Thrown)
-}
-
-// ---------------------------------------------------------------- host
-
-/// Rejects with the signal's own reason once it is aborted, as `fetch` does.
-pub fn check_aborted(signal: Option<&AbortSignal>) -> Result<(), Failure> {
-    match signal {
-        Some(s) if s.aborted() => Err(Failure::Thrown(s.reason())),
-        _ => Ok(()),
-    }
-}
-
-pub enum FetchError {
-    /// No answer: worth retrying.
-    Network(String),
-    /// The caller's `fetch` misbehaved, or there is none: retrying will not help.
-    Broken(ApiError),
-}
-
-/// Sends `request` through the caller's `fetch`, else the global one.
-pub async fn fetch(custom: Option<&Function>, request: &web_sys::Request) -> Result<web_sys::Response, FetchError> {
-    let started = match custom {
-        Some(f) => f.call1(&JsValue::UNDEFINED, request).map(|v| Promise::resolve(&v)),
-        None => global_fetch(request),
-    };
-    let promise = started.map_err(|e| {
-        FetchError::Broken(ApiError::internal(format!(
-            "fetch could not be called (pass `fetch` in the Client options where there is no global one): {}",
-            describe_thrown(&e)
-        )))
-    })?;
-    let value = JsFuture::from(promise).await.map_err(|e| FetchError::Network(describe_thrown(&e)))?;
-    // Duck-typed, so a polyfill's Response works too.
-    let status = Reflect::get(&value, &JsValue::from_str("status")).unwrap_or(JsValue::UNDEFINED);
-    let text = Reflect::get(&value, &JsValue::from_str("text")).unwrap_or(JsValue::UNDEFINED);
-    if status.as_f64().is_none() || !text.is_function() {
-        return Err(FetchError::Broken(ApiError::internal(format!(
-            "fetch resolved with {}, not a Response",
-            describe_type(&value)
-        ))));
-    }
-    Ok(value.unchecked_into())
-}
-
-pub async fn response_text(response: &web_sys::Response) -> Result<String, String> {
-    let promise = response.text().map_err(|e| describe_thrown(&e))?;
-    let text = JsFuture::from(promise).await.map_err(|e| describe_thrown(&e))?;
-    text.as_string().ok_or_else(|| "the body is not text".to_owned())
-}
-
-/// Waits `ms`, or until `signal` aborts (then fails with its reason). Uses the promise's own
-/// `resolve` as both timer and abort listener, so no Rust closure outlives the wait.
-pub async fn sleep(ms: f64, signal: Option<&AbortSignal>) -> Result<(), Failure> {
-    check_aborted(signal)?;
-    let mut resolve_fn: Option<Function> = None;
-    let promise = Promise::new(&mut |resolve, _reject| resolve_fn = Some(resolve));
-    let Some(resolve) = resolve_fn else {
-        return Err(ApiError::internal("Promise executor did not run").into());
-    };
-    let timer = set_timeout(&resolve, ms.max(0.0));
-    if let Some(s) = signal {
-        let _ = s.add_event_listener_with_callback("abort", &resolve);
-    }
-    let _ = JsFuture::from(promise).await;
-    clear_timeout(&timer);
-    if let Some(s) = signal {
-        let _ = s.remove_event_listener_with_callback("abort", &resolve);
-    }
-    check_aborted(signal)
-}
-
-pub fn now_ms() -> f64 {
-    js_sys::Date::now()
-}
-
-pub fn random() -> f64 {
-    js_sys::Math::random()
-}
-
-/// An HTTP date (`Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`) as epoch milliseconds.
-pub fn parse_http_date(value: &str) -> Option<f64> {
-    let ms = js_sys::Date::parse(value);
-    (!ms.is_nan()).then_some(ms)
 }

@@ -12,12 +12,15 @@
 //   test-authfail-<id>         always 502 upstream_auth, with the upstream's own error
 //   test-slow-<id>             answers after 10 s (for cancellation)
 //   test-badjson-<id>          answers 200 with a body that is not JSON
+//   test-exportcut-<id>        the export stream stops before its last line
 //   anything else, or none     401 unauthorized
+// `GET /v1/aftersales/export` answers NDJSON in runs of 3 records: each run but the last ends with
+// a continuation line `{"continue":"<cursor>"}`, the last with `{"done":true,"count":<its records>}`.
 // `GET /__stats?key=K` (no auth) answers `{"requests": n}`: how many requests that key made.
 import http from "node:http";
 import { pathToFileURL } from "node:url";
 
-const PLATFORMS = ["wechat_shop", "wechat_store", "xiaoe", "lingxing"];
+const PLATFORMS = ["wechat_shop", "wechat_store", "xiaoe", "lingxing", "wechat_channels"];
 const DEFAULT_LIMIT = 3;
 const RECORD_COUNT = 7;
 
@@ -145,7 +148,55 @@ function listAftersales(url, res) {
   send(res, 200, { data, next_cursor, total: all.length });
 }
 
-function route(url, res) {
+/** Lists the query (cursor checked); `null` once it has answered the error itself. */
+function selectRecords(url, res) {
+  const q = url.searchParams;
+  const platform = q.get("platform");
+  if (!PLATFORMS.includes(platform)) return fail(res, 400, "invalid_request", `parameter \`platform\`: unknown platform ${JSON.stringify(platform)}`), null;
+  for (const name of ["from", "to"]) {
+    if (!DATE.test(q.get(name) ?? "")) return fail(res, 400, "invalid_request", `parameter \`${name}\`: expected YYYY-MM-DD`), null;
+  }
+  const filters = Object.fromEntries(FILTERS.filter((k) => q.has(k)).map((k) => [k, q.get(k)]));
+  let offset = 0;
+  if (q.has("cursor")) {
+    const cursor = decodeCursor(q.get("cursor"));
+    if (!cursor || JSON.stringify(cursor.filters) !== JSON.stringify(filters)) {
+      return fail(res, 400, "invalid_request", "parameter `cursor`: it does not belong to this query"), null;
+    }
+    offset = cursor.offset;
+  }
+  let all = Array.from({ length: RECORD_COUNT }, (_, i) => fakeRecord(platform, i + 1));
+  if (q.has("status")) {
+    const wanted = q.get("status").split(",");
+    all = all.filter((r) => wanted.includes(r.status));
+  }
+  return { all, offset, filters };
+}
+
+/** The export: one run of records per call, written line by line in small chunks. */
+async function exportAftersales(url, res, scenario) {
+  const selected = selectRecords(url, res);
+  if (!selected) return;
+  const { all, offset, filters } = selected;
+  const run = all.slice(offset, offset + DEFAULT_LIMIT);
+  const last = offset + DEFAULT_LIMIT >= all.length;
+  res.writeHead(200, { ...CORS, "content-type": "application/x-ndjson" });
+  const lines = run.map((r) => JSON.stringify(r));
+  if (scenario !== "exportcut") {
+    lines.push(JSON.stringify(last ? { done: true, count: run.length } : { continue: encodeCursor(offset + DEFAULT_LIMIT, filters) }));
+  }
+  const text = lines.map((l) => `${l}\n`).join("");
+  // Chunks that split lines and characters, as a network does.
+  for (let i = 0; i < text.length; i += 50) {
+    if (res.destroyed) return;
+    res.write(text.slice(i, i + 50));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  res.end();
+}
+
+function route(url, res, scenario) {
+  if (url.pathname === "/v1/aftersales/export") return exportAftersales(url, res, scenario);
   if (url.pathname === "/v1/aftersales") return listAftersales(url, res);
   const order = url.pathname.match(/^\/v1\/orders\/([^/]+)(\/aftersales)?$/);
   if (!order) return fail(res, 404, "not_found", `no route ${url.pathname}`);
@@ -197,7 +248,7 @@ export async function startFakeProxy({ port = 0 } = {}) {
     if (scenario === "slow") {
       const timer = setTimeout(() => {
         timers.delete(timer);
-        route(url, res);
+        route(url, res, scenario);
       }, 10_000);
       timers.add(timer);
       res.on("close", () => {
@@ -206,7 +257,7 @@ export async function startFakeProxy({ port = 0 } = {}) {
       });
       return;
     }
-    return route(url, res);
+    return route(url, res, scenario);
   });
   await new Promise((resolve, reject) => {
     server.once("error", reject);

@@ -1,13 +1,12 @@
 //! The wasm exports as JavaScript sees them, in headless Chromium and in Node
-//! (`scripts/test-www.sh` runs both). The client tests talk to `tests/fake-proxy.mjs`, whose URL
-//! comes in at compile time as `AFTERSALE_FAKE_PROXY`.
+//! (`scripts/test-www.sh` runs both). The proxy client is JavaScript: its tests are
+//! `tests/client/cases.mjs`, run in Node and Chromium by `tests/node/package.test.mjs`.
 #![cfg(target_arch = "wasm32")]
 
-use aftersale_wasm::{normalize, normalize_json, normalize_order, sign_lingxing, WasmClient};
-use js_sys::{Promise, Reflect, JSON};
+use aftersale_wasm::{normalize, normalize_json, normalize_order, sign_lingxing};
+use js_sys::{Reflect, JSON};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 const WECHAT_SHOP: &str = include_str!("fixtures/wechat_shop.json");
@@ -85,6 +84,12 @@ fn normalizes_each_seed_example() {
 
 #[wasm_bindgen_test]
 fn normalize_json_is_the_same_records_as_text() {
+    // The body as UTF-8 bytes gives the same text as the body as a string.
+    let bytes: JsValue = js_sys::Uint8Array::from(XIAOE.as_bytes()).into();
+    assert_eq!(
+        normalize_json(s("xiaoe"), bytes, JsValue::UNDEFINED).unwrap(),
+        normalize_json(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap()
+    );
     let text = normalize_json(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap();
     let objects = normalize(s("xiaoe"), s(XIAOE), JsValue::UNDEFINED).unwrap();
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), to_json(&objects));
@@ -210,8 +215,25 @@ fn bad_arguments_are_invalid_request() {
     assert!(m.contains("platform") && m.contains("amazon"), "{m}");
     let m = expect_error(&thrown(normalize(s("xiaoe"), JsValue::from(5), JsValue::UNDEFINED)), "invalid_request");
     assert!(m.contains("text") && m.contains("number"), "{m}");
+    let m = expect_error(
+        &thrown(normalize(s("xiaoe"), js_sys::Uint8Array::from(&[0x7b, 0xff][..]).into(), JsValue::UNDEFINED)),
+        "invalid_request",
+    );
+    assert!(m.contains("not UTF-8") && m.contains("offset 1"), "{m}");
     let m = expect_error(&thrown(normalize_json(s("xiaoe"), s(XIAOE), js(json!({"raw": true})))), "invalid_request");
-    assert!(m.contains("options.raw"), "{m}");
+    assert!(m.contains("options.raw") && m.contains("includeRaw"), "{m}");
+    let m = expect_error(
+        &thrown(normalize_json(s("xiaoe"), s(XIAOE), js(json!({"includeRaw": "yes"})))),
+        "invalid_request",
+    );
+    assert!(m.contains("options.includeRaw") && m.contains("boolean") && !m.contains("Error:"), "{m}");
+    let m = expect_error(&thrown(normalize_json(s("xiaoe"), s(XIAOE), s("includeRaw"))), "invalid_request");
+    assert!(m.contains("options must be an object"), "{m}");
+    // The snake_case alias and `null` (left out) are accepted.
+    let raw = to_json(&normalize(s("xiaoe"), s(XIAOE), js(json!({"include_raw": true}))).unwrap());
+    assert!(raw[0]["raw"].is_object());
+    let plain = to_json(&normalize(s("xiaoe"), s(XIAOE), js(json!({"includeRaw": null}))).unwrap());
+    assert!(plain[0].get("raw").is_none());
     let m = expect_error(&thrown(normalize(s("wechat_store"), s(WECHAT_STORE), JsValue::UNDEFINED)), "invalid_request");
     assert!(m.contains("order"), "{m}");
     let m = expect_error(&thrown(sign_lingxing(js(worked_example()), s("short"))), "invalid_request");
@@ -251,218 +273,16 @@ fn upstream_errors_keep_the_upstreams_own_code() {
     expect_error(&e, "rate_limited");
 }
 
-// ---------------------------------------------------------------- the client
-
-fn proxy() -> &'static str {
-    match option_env!("AFTERSALE_FAKE_PROXY") {
-        Some(url) => url,
-        None => {
-            panic!("AFTERSALE_FAKE_PROXY unset at build time: run scripts/test-www.sh, which starts the fake proxy")
-        }
-    }
-}
-
-/// A key unique to this test run and scenario (the fake proxy keys its behaviour on it).
-fn key(scenario: &str) -> String {
-    format!("test-{scenario}-{}", (js_sys::Math::random() * 1e12) as u64)
-}
-
-fn client(api_key: &str, extra: Value) -> WasmClient {
-    let mut options = json!({"endpoint": proxy(), "apiKey": api_key});
-    options.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    WasmClient::new(js(options)).unwrap_or_else(|e| panic!("{e:?}"))
-}
-
-fn query(extra: Value) -> JsValue {
-    let mut q = json!({"platform": "xiaoe", "from": "2023-01-14", "to": "2023-02-13"});
-    q.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    js(q)
-}
-
-async fn settle(p: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(p).await
-}
-
-async fn requests_made(api_key: &str) -> u64 {
-    let url = format!("{}/__stats?key={api_key}", proxy());
-    let stats: Value = gloo_net::http::Request::get(&url).send().await.unwrap().json().await.unwrap();
-    stats["requests"].as_u64().unwrap()
-}
+// ---------------------------------------------------------------- WeChat Channels (SPEC.md §8)
 
 #[wasm_bindgen_test]
-async fn lists_one_page() {
-    let page = to_json(&settle(client(&key("ok"), json!({})).list(query(json!({})))).await.unwrap());
-    assert_eq!(page["data"].as_array().unwrap().len(), 3);
-    assert_eq!(page["data"][0]["id"], "xiaoe:A1");
-    assert_eq!(page["total"], 7);
-    assert!(page["next_cursor"].is_string());
-}
-
-#[wasm_bindgen_test]
-async fn pages_follow_cursors_once_per_record_with_progress() {
-    let progress = js_sys::Array::new();
-    let record: Closure<dyn Fn(JsValue)> = {
-        let progress = progress.clone();
-        Closure::new(move |p: JsValue| {
-            progress.push(&p);
-        })
-    };
-    let q = query(json!({"status": ["pending", "completed"]}));
-    Reflect::set(&q, &s("onProgress"), record.as_ref()).unwrap();
-    let pages = client(&key("ok"), json!({})).pages(q).unwrap();
-    let mut ids = Vec::new();
-    loop {
-        let batch = settle(pages.next()).await.unwrap();
-        if batch.is_undefined() {
-            break;
-        }
-        for r in to_json(&batch).as_array().unwrap() {
-            ids.push(r["id"].as_str().unwrap().to_owned());
-        }
-    }
-    let expected: Vec<String> = (1..=7).map(|n| format!("xiaoe:A{n}")).collect();
-    assert_eq!(ids, expected, "every record once, in order, though pages overlap");
-    assert_eq!(
-        to_json(&progress),
-        json!([{"fetched": 3, "total": 7}, {"fetched": 5, "total": 7}, {"fetched": 7, "total": 7}])
-    );
-    assert!(settle(pages.next()).await.unwrap().is_undefined(), "stays finished");
-}
-
-#[wasm_bindgen_test]
-async fn reads_orders_and_their_aftersales() {
-    let c = client(&key("ok"), json!({}));
-    let order = to_json(&settle(c.order(s("12123121332"), JsValue::UNDEFINED)).await.unwrap());
-    assert_eq!(order["id"], "wechat_store:12123121332");
-    let list =
-        to_json(&settle(c.order_after_sales(JsValue::from(32434234), js(json!({"openid": "oT"})))).await.unwrap());
-    assert_eq!(list.as_array().unwrap().len(), 2);
-    assert_eq!(list[0]["order_id"], "32434234");
-    let e = settle(c.order(s("missing"), JsValue::UNDEFINED)).await.unwrap_err();
-    expect_error(&e, "not_found");
-    assert_eq!(prop(&e, "status").as_f64(), Some(404.0));
-    let e = settle(c.order_after_sales(s("1"), js(json!({})))).await.unwrap_err();
-    expect_error(&e, "invalid_request");
-    let e = settle(c.order(JsValue::from(32423523451235145.0), JsValue::UNDEFINED)).await.unwrap_err();
-    assert!(expect_error(&e, "invalid_request").contains("safe integer"));
-}
-
-#[wasm_bindgen_test]
-async fn waits_retry_after_seconds_on_429() {
-    let k = key("429");
-    let start = js_sys::Date::now();
-    let page = settle(client(&k, json!({})).list(query(json!({})))).await.unwrap();
-    let waited = js_sys::Date::now() - start;
-    assert_eq!(to_json(&page)["total"], 7);
-    assert!(waited >= 950.0, "waited only {waited} ms for Retry-After: 1");
-    assert_eq!(requests_made(&k).await, 2);
-}
-
-#[wasm_bindgen_test]
-async fn waits_retry_after_http_date_on_429() {
-    let k = key("429date");
-    let start = js_sys::Date::now();
-    settle(client(&k, json!({})).list(query(json!({})))).await.unwrap();
-    let waited = js_sys::Date::now() - start;
-    // The date has one-second resolution and points 2 s ahead: 1 to 2 s from now.
-    assert!(waited >= 900.0, "waited only {waited} ms for a Retry-After date");
-    assert_eq!(requests_made(&k).await, 2);
-}
-
-#[wasm_bindgen_test]
-async fn retries_a_503_then_succeeds() {
-    let k = key("503");
-    settle(client(&k, json!({})).list(query(json!({})))).await.unwrap();
-    assert_eq!(requests_made(&k).await, 2);
-}
-
-#[wasm_bindgen_test]
-async fn gives_up_after_max_retries() {
-    let k = key("down");
-    let e = settle(client(&k, json!({"maxRetries": 2})).list(query(json!({})))).await.unwrap_err();
-    let m = expect_error(&e, "upstream_unavailable");
-    assert!(m.contains("3 attempts"), "{m}");
-    assert_eq!(prop(&e, "status").as_f64(), Some(503.0));
-    assert_eq!(requests_made(&k).await, 3);
-}
-
-#[wasm_bindgen_test]
-async fn surfaces_401_without_retrying() {
-    let k = "wrong-key";
-    let before = requests_made(k).await;
-    let e = settle(client(k, json!({})).list(query(json!({})))).await.unwrap_err();
-    let m = expect_error(&e, "unauthorized");
-    assert!(m.contains("401") && m.contains("GET /v1/aftersales"), "{m}");
-    assert!(!m.contains(k), "messages never carry the key: {m}");
-    assert_eq!(prop(&e, "status").as_f64(), Some(401.0));
-    assert!(prop(&e, "upstream").is_null());
-    assert_eq!(requests_made(k).await, before + 1);
-}
-
-#[wasm_bindgen_test]
-async fn upstream_auth_is_not_retried_and_keeps_upstream() {
-    let k = key("authfail");
-    let e = settle(client(&k, json!({})).list(query(json!({})))).await.unwrap_err();
-    expect_error(&e, "upstream_auth");
-    assert_eq!(prop(&e, "status").as_f64(), Some(502.0));
-    assert_eq!(
-        to_json(&prop(&e, "upstream")),
-        json!({"platform": "xiaoe", "code": "2017", "message": "no permission"})
-    );
-    assert_eq!(requests_made(&k).await, 1);
-}
-
-#[wasm_bindgen_test]
-async fn a_long_retry_after_is_surfaced_not_slept() {
-    let k = key("429long");
-    let e = settle(client(&k, json!({})).list(query(json!({})))).await.unwrap_err();
-    expect_error(&e, "rate_limited");
-    assert_eq!(prop(&e, "retryAfter").as_f64(), Some(3600.0));
-    assert_eq!(requests_made(&k).await, 1);
-}
-
-#[wasm_bindgen_test]
-async fn abort_rejects_with_the_signals_reason() {
-    let controller = web_sys::AbortController::new().unwrap();
-    let q = query(json!({}));
-    Reflect::set(&q, &s("signal"), &controller.signal()).unwrap();
-    let pending = client(&key("slow"), json!({})).list(q);
-    let start = js_sys::Date::now();
-    let abort = Closure::once_into_js(move || controller.abort());
-    let global = js_sys::global();
-    let set_timeout: js_sys::Function = Reflect::get(&global, &s("setTimeout")).unwrap().into();
-    set_timeout.call2(&global, &abort, &JsValue::from(100)).unwrap();
-    let e = settle(pending).await.unwrap_err();
-    assert!(js_sys::Date::now() - start < 5000.0, "the slow page was not cut short");
-    assert_eq!(prop(&e, "name").as_string().as_deref(), Some("AbortError"));
-}
-
-#[wasm_bindgen_test]
-async fn bad_client_arguments_are_invalid_request() {
-    let e = JsValue::from(WasmClient::new(js(json!({"endpoint": "proxy.example"}))).err().unwrap());
-    assert!(expect_error(&e, "invalid_request").contains("options.endpoint"));
-    let e = JsValue::from(WasmClient::new(js(json!({"endpoint": proxy(), "apikey": "x"}))).err().unwrap());
-    assert!(expect_error(&e, "invalid_request").contains("options.apikey"));
-    let c = client(&key("ok"), json!({}));
-    let e = settle(c.list(query(json!({"from": "2023-1-14"})))).await.unwrap_err();
-    assert!(expect_error(&e, "invalid_request").contains("query.from"));
-    let e = settle(c.list(query(json!({"platform": "taobao"})))).await.unwrap_err();
-    assert!(expect_error(&e, "invalid_request").contains("taobao"));
-    let e = settle(c.list(query(json!({"limit": 500})))).await.unwrap_err();
-    assert!(expect_error(&e, "invalid_request").contains("query.limit"));
-}
-
-#[wasm_bindgen_test]
-async fn the_proxys_own_400_is_passed_on() {
-    // A cursor from another query: the proxy refuses it, naming the parameter.
-    let e = settle(client(&key("ok"), json!({})).list(query(json!({"cursor": "bm90IGEgY3Vyc29y"})))).await.unwrap_err();
-    let m = expect_error(&e, "invalid_request");
-    assert!(m.contains("cursor"), "{m}");
-    assert_eq!(prop(&e, "status").as_f64(), Some(400.0));
-}
-
-#[wasm_bindgen_test]
-async fn a_body_that_is_not_json_is_internal() {
-    let e = settle(client(&key("badjson"), json!({})).list(query(json!({})))).await.unwrap_err();
-    assert!(expect_error(&e, "internal").contains("not the expected JSON"));
+fn normalizes_wechat_channels_as_the_core_does() {
+    let body = include_str!("../../tests/golden/wechat_channels.as_written.json");
+    let expected: Value =
+        serde_json::from_str(include_str!("../../tests/golden/wechat_channels.expected.json")).unwrap();
+    let records = to_json(&normalize(s("wechat_channels"), s(body), JsValue::UNDEFINED).unwrap());
+    let ids = |v: &Value| -> Vec<Value> { v.as_array().unwrap().iter().map(|r| r["id"].clone()).collect() };
+    let expected = if expected.is_array() { expected } else { expected["data"].clone() };
+    assert_eq!(ids(&records), ids(&expected));
+    assert!(ids(&records).iter().all(|id| id.as_str().unwrap().starts_with("wechat_channels:")));
 }

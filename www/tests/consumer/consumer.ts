@@ -1,9 +1,13 @@
 // Compiled with `tsc --strict --noEmit` against the installed package: the declarations must
 // describe every export and the whole model precisely (the @ts-expect-error lines prove that
 // wrong uses are rejected, so nothing is `any`).
+import * as clientEntry from "aftersale/client";
 import {
   Client,
   isAftersaleError,
+  KINDS,
+  PLATFORMS,
+  STATUSES,
   normalize,
   normalizeJson,
   normalizeOrder,
@@ -24,6 +28,17 @@ import {
 } from "aftersale";
 
 const platform: Platform = "xiaoe";
+const channels: Platform = "wechat_channels";
+const platforms: readonly Platform[] = PLATFORMS;
+const statuses: readonly Status[] = STATUSES;
+const kinds: readonly Kind[] = KINDS;
+console.log(channels, platforms.length, statuses.length, kinds.length);
+// The client entry on its own: the same Client and guard, the same model types.
+const small: clientEntry.Client = new clientEntry.Client({ endpoint: "https://proxy.example" });
+const samePlatforms: readonly clientEntry.Platform[] = clientEntry.PLATFORMS;
+console.log(small, samePlatforms, clientEntry.isAftersaleError(null), clientEntry.KINDS, clientEntry.STATUSES);
+// @ts-expect-error the client entry has no normalizers
+clientEntry.normalize;
 const records: AfterSale[] = normalize(platform, "{}");
 const text: string = normalizeJson("lingxing", "{}", { includeRaw: true });
 const order: Order = normalizeOrder("{}");
@@ -61,6 +76,10 @@ async function main(signal: AbortSignal): Promise<void> {
   for await (const record of client.iterate({ ...query, onProgress })) {
     const id: string = record.id;
     console.log(id, next);
+  }
+  for await (const record of client.export({ ...query, onProgress })) {
+    const exported: AfterSale = record;
+    console.log(exported.id);
   }
   const o: Order = await client.order("123", { platform: "wechat_store" });
   const list: AfterSale[] = await client.orderAfterSales("123", { openid: "o" });

@@ -12,6 +12,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 
+import { cases } from "../client/cases.mjs";
 import { startFakeProxy } from "../fake-proxy.mjs";
 
 const run = promisify(execFile);
@@ -105,9 +106,10 @@ before(async () => {
   await writeFile(path.join(scratch, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
   // A file tarball with no dependencies installs with the registry out of reach.
   await run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error", TARBALL], { cwd: scratch });
-  for (const f of ["exercise.mjs", "bundle-entry.mjs", "bundled.html", "plain.html", "consumer.ts", "tsconfig.json"]) {
+  for (const f of ["exercise.mjs", "bundle-entry.mjs", "bundled.html", "plain.html", "client.html", "consumer.ts", "tsconfig.json"]) {
     await cp(path.join(consumerDir, f), path.join(scratch, f));
   }
+  await cp(path.join(here, "../client/cases.mjs"), path.join(scratch, "client-cases.mjs"));
   proxy = await startFakeProxy();
   await writeFile(path.join(scratch, "input.json"), JSON.stringify({ proxyUrl: proxy.url, fixtures }));
   server = await serveStatic(scratch);
@@ -130,6 +132,7 @@ test("the package manifest", async () => {
   assert.equal(pkg.exports["."].types, "./index.d.ts");
   assert.equal(pkg.exports["."].node, "./node.js");
   assert.equal(pkg.exports["."].browser, "./browser.js");
+  assert.deepEqual(pkg.exports["./client"], { types: "./client.d.ts", default: "./client.js" });
   assert.ok(Array.isArray(pkg.files) && Array.isArray(pkg.sideEffects));
   for (const f of pkg.files) await readFile(path.join(scratch, "node_modules/aftersale", f));
 });
@@ -154,7 +157,52 @@ test("Node: iterate queues concurrent next() calls and errors carry the proxy's 
   await assert.rejects(failing.next(), (e) => e.code === "invalid_request" && e.message.includes("query.to"));
 });
 
-async function openPage(name) {
+/** The entries as a user imports them, from the scratch project (its package.json exports). */
+async function importEntry(specifier) {
+  const file = path.join(scratch, `entry-${specifier.replace(/\W+/g, "-")}.mjs`);
+  await writeFile(file, `export * from ${JSON.stringify(specifier)};\n`);
+  return import(pathToFileURL(file).href);
+}
+
+for (const specifier of ["aftersale/client", "aftersale"]) {
+  test(`Node: the client through ${JSON.stringify(specifier)}`, async (t) => {
+    const api = await importEntry(specifier);
+    for (const [name, run] of cases(api, proxy.url)) await t.test(name, run);
+  });
+}
+
+test("Node: aftersale/client imports on its own, without the wasm", async () => {
+  // A fresh process: what `aftersale/client` loads is client.js alone (no import statements).
+  const src = await readFile(path.join(scratch, "node_modules/aftersale/client.js"), "utf8");
+  assert.doesNotMatch(src, /^\s*import\s/m, "client.js imports nothing");
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e",
+    "const m = await import('aftersale/client'); console.log(JSON.stringify(Object.keys(m).sort()))"], { cwd: scratch });
+  assert.deepEqual(JSON.parse(stdout), ["Client", "KINDS", "PLATFORMS", "STATUSES", "isAftersaleError"]);
+  const full = await importEntry("aftersale");
+  const client = await importEntry("aftersale/client");
+  assert.equal(full.Client, client.Client, "one Client for both entries");
+});
+
+/** The value exports a .d.ts declares (functions, classes, consts), following `export *`. */
+async function declaredValues(file) {
+  const text = await readFile(file, "utf8");
+  const names = new Set([...text.matchAll(/^export (?:declare )?(?:function|class|const|let) (\w+)/gm)].map((m) => m[1]));
+  for (const m of text.matchAll(/^export \* from "(\.\/[^"]+)\.js";/gm)) {
+    for (const n of await declaredValues(path.join(path.dirname(file), `${m[1]}.d.ts`))) names.add(n);
+  }
+  return names;
+}
+
+test("the .d.ts files declare exactly what each entry exports", async () => {
+  const dir = path.join(scratch, "node_modules/aftersale");
+  for (const [specifier, dts] of [["aftersale/client", "client.d.ts"], ["aftersale", "index.d.ts"]]) {
+    const exported = Object.keys(await importEntry(specifier)).sort();
+    const declared = [...(await declaredValues(path.join(dir, dts)))].sort();
+    assert.deepEqual(declared, exported, `${dts} against the runtime exports of ${specifier}`);
+  }
+});
+
+async function openPage(name, setup) {
   if (!browser) {
     const { chromium } = await import(pathToFileURL(path.join(root, "node_modules/playwright-core/index.mjs")).href);
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_FLAGS });
@@ -162,8 +210,9 @@ async function openPage(name) {
   const page = await browser.newPage();
   const problems = [];
   page.on("pageerror", (e) => problems.push(String(e)));
+  setup?.(page);
   await page.goto(`${server.url}/${name}`);
-  await page.waitForFunction(() => window.__result !== undefined || window.__error !== undefined, null, { timeout: 30_000 });
+  await page.waitForFunction(() => window.__result !== undefined || window.__error !== undefined, null, { timeout: 90_000 });
   const { result, error } = await page.evaluate(() => ({ result: window.__result, error: window.__error }));
   await page.close();
   assert.equal(error, undefined, `${name} failed: ${error}\n${problems.join("\n")}`);
@@ -187,6 +236,29 @@ test("browser: bundled by esbuild", async () => {
   const bundle = await readFile(path.join(scratch, "web/bundle.js"), "utf8");
   assert.ok(!bundle.includes("node:fs"), "the browser build must not pull in the Node entry");
   assert.deepEqual(plain(await openPage("bundled.html")), expected());
+});
+
+for (const entry of ["aftersale/client", "aftersale"]) {
+  test(`browser: the client through ${JSON.stringify(entry)}, unbundled`, async () => {
+    const wasm = [];
+    const result = await openPage(`client.html?entry=${encodeURIComponent(entry)}`, (page) =>
+      page.on("request", (r) => r.url().endsWith(".wasm") && wasm.push(r.url())));
+    assert.deepEqual(result.failed, [], "every case passes in Chromium");
+    assert.equal(result.passed.length, cases({}, "").length);
+    if (entry === "aftersale/client") assert.deepEqual(wasm, [], "the client entry loads no wasm");
+    else assert.equal(wasm.length, 1);
+  });
+}
+
+test("browser: aftersale/client bundled by esbuild is small and has no wasm", async () => {
+  const esbuild = await import(pathToFileURL(path.join(root, "node_modules/esbuild/lib/main.js")).href);
+  await writeFile(path.join(scratch, "client-entry.mjs"), 'export { Client, isAftersaleError } from "aftersale/client";\n');
+  const out = await esbuild.build({ absWorkingDir: scratch, entryPoints: ["client-entry.mjs"], bundle: true, minify: true, format: "esm", platform: "browser", write: false, logLevel: "error" });
+  const code = out.outputFiles[0].text;
+  assert.doesNotMatch(code, /wasm/i);
+  const { gzipSync } = await import("node:zlib");
+  const gz = gzipSync(code, { level: 9 }).length;
+  assert.ok(gz < 40 * 1024, `aftersale/client is ${gz} bytes gzip, over the 40 KiB goal`);
 });
 
 test("browser: <script type=\"module\"> with the unbundled package files", async () => {
