@@ -247,11 +247,21 @@ export interface Progress {
 
 /** `GET /v1/aftersales`. Dates are China-time days, the range half-open: [from, to). */
 export interface ListQuery {
-  platform: Platform;
-  /** `YYYY-MM-DD`, included. */
-  from: string;
-  /** `YYYY-MM-DD`, excluded. */
-  to: string;
+  /**
+   * One platform (live from its upstream, or from the mirror with `source: "mirror"`), or
+   * `"all"` / several (an array or a comma-separated string), which the proxy's mirror answers.
+   */
+  platform: Platform | "all" | readonly Platform[] | string;
+  /** Where one platform's page comes from; several or `"all"` are always the mirror. */
+  source?: "mirror" | "live";
+  /** `YYYY-MM-DD`, included. Required for a live query; the mirror takes an open range. */
+  from?: string;
+  /** `YYYY-MM-DD`, excluded. Required for a live query. */
+  to?: string;
+  /** Mirror only: the buyer's openid. */
+  openid?: string;
+  /** Mirror only: searches order ids, the after-sale id and product names. */
+  q?: string;
   /** Which time `from`/`to` filter on; the proxy's default is `created`. */
   dateField?: DateField;
   /** Only these statuses. */
@@ -277,6 +287,53 @@ export interface Page {
   /** Pass as `cursor` for the next page; null after the last. */
   next_cursor: string | null;
   total: number | null;
+}
+
+/** One entry of the mirror's change feed: the record as it is now, with its place in the feed. */
+export type Change = AfterSale & { seq: number; change: "created" | "updated" };
+
+export interface ChangesOptions {
+  /** The last `seq` already seen (0, the default: from the start). */
+  after?: number;
+  platform?: Platform | "all" | readonly Platform[] | string;
+  /** Changes per request, 1–1000. */
+  limit?: number;
+  signal?: AbortSignal;
+  /** Called after every page with how many changes arrived and the last `seq`. */
+  onProgress?: (progress: { fetched: number; lastSeq: number }) => void;
+}
+
+export interface SummaryQuery {
+  from: string;
+  to: string;
+  platform?: Platform | "all" | readonly Platform[] | string;
+  dateField?: DateField;
+  signal?: AbortSignal;
+}
+
+/** One group of the summary: its key (a platform, status, kind, currency or China-time day). */
+export interface SummaryGroup {
+  key: string | null;
+  count: number;
+  /** The refunds of the group in one currency (a group spanning several currencies has a row each). */
+  refund: { currency: string; minor: number } | null;
+}
+
+export interface Summary {
+  by_platform: SummaryGroup[];
+  by_status: SummaryGroup[];
+  by_kind: SummaryGroup[];
+  by_currency: SummaryGroup[];
+  by_day: SummaryGroup[];
+}
+
+export interface SyncStatus {
+  watermark: Timestamp | null;
+  lag_s: number | null;
+  last_run: Timestamp | null;
+  in_progress: boolean;
+  last_error: string | null;
+  rows: number;
 }
 
 export interface OrderOptions {
@@ -312,6 +369,12 @@ export class Client {
   order(orderId: string | number | bigint, options?: OrderOptions): Promise<Order>;
   /** `GET /v1/orders/{orderId}/aftersales`: the after-sales of one WeChat transaction-component order. */
   orderAfterSales(orderId: string | number | bigint, options: OrderAfterSalesOptions): Promise<AfterSale[]>;
+  /** `GET /v1/changes`: every change of the mirror after `after`, oldest first, each once. */
+  changes(options?: ChangesOptions): AsyncGenerator<Change, void, undefined>;
+  /** `GET /v1/summary`: counts and refund totals, computed in the mirror's database. */
+  summary(query: SummaryQuery): Promise<Summary>;
+  /** `GET /v1/sync/status`: the mirror's sync, per platform. */
+  syncStatus(options?: { signal?: AbortSignal }): Promise<Record<string, SyncStatus>>;
 }
 
 /** Platforms, statuses and kinds the client accepts, in SPEC.md §2's order. */

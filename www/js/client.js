@@ -153,19 +153,40 @@ function requiredDate(f, name) {
 
 const LIST_KEYS = [
   "platform", "from", "to", "dateField", "date_field", "status", "kind", "orderId", "order_id", "limit",
-  "cursor", "includeRaw", "include_raw", "signal", "onProgress",
+  "cursor", "includeRaw", "include_raw", "signal", "onProgress", "source", "openid", "q",
 ];
+
+/**
+ * `platform`: one id, `"all"`, or several (an array or a comma-separated string). Several, or
+ * `"all"`, are read from the proxy's mirror; so is one with `source: "mirror"`.
+ */
+function platformsArg(f) {
+  const [v, name] = f.get("platform");
+  if (v === undefined) throw invalid(`query.platform is required (one of ${PLATFORMS.join(", ")}, "all", or a list)`);
+  if (v === "all") return { platform: "all", several: true };
+  const list = typeof v === "string" ? v.split(",").map((p) => p.trim()).filter((p) => p !== "") : v;
+  if (!Array.isArray(list)) throw invalid(`${name} must be a platform, "all" or a list of platforms, got ${describe(v)}`);
+  if (list.length === 0) throw invalid(`${name} names no platform`);
+  list.forEach((p, i) => platformArg(p, list.length > 1 || Array.isArray(v) ? `${name}[${i}]` : name));
+  return { platform: list.join(","), several: list.length > 1 };
+}
 
 /** A list query checked as far as it can be without the proxy: `{ params, signal, onProgress }`. */
 function listQuery(value) {
   const f = Fields.read(value, "query", LIST_KEYS);
   if (!f) throw invalid("query is required: { platform, from, to, ... }");
-  const platform = f.string("platform");
-  if (platform === undefined) throw invalid(`query.platform is required (one of ${PLATFORMS.join(", ")})`);
-  platformArg(platform, "query.platform");
-  const from = requiredDate(f, "from");
-  const to = requiredDate(f, "to");
-  if (from >= to) throw invalid(`query.from (${from}) must be before query.to (${to}): the range is half-open [from, to)`);
+  const { platform, several } = platformsArg(f);
+  const source = f.string("source");
+  if (source !== undefined && source !== "mirror" && source !== "live") throw invalid(`query.source ${JSON.stringify(source)} is not mirror or live`);
+  if (several && source === "live") throw invalid("query.source live serves one platform: several, or all, come from the mirror");
+  const mirror = several || source === "mirror";
+  for (const key of ["openid", "q"]) {
+    if (!mirror && f.get(key)[0] !== undefined) throw invalid(`query.${key} filters the mirror only: add source: "mirror"`);
+  }
+  // The mirror takes an open range; a live query needs both ends.
+  const from = mirror && f.get("from")[0] === undefined ? undefined : requiredDate(f, "from");
+  const to = mirror && f.get("to")[0] === undefined ? undefined : requiredDate(f, "to");
+  if (from !== undefined && to !== undefined && from >= to) throw invalid(`query.from (${from}) must be before query.to (${to}): the range is half-open [from, to)`);
   const dateField = f.string("dateField", "date_field");
   if (dateField !== undefined && !DATE_FIELDS.includes(dateField)) {
     throw invalid(`query.dateField ${JSON.stringify(dateField)} is not one of ${DATE_FIELDS.join(", ")}`);
@@ -183,7 +204,8 @@ function listQuery(value) {
     throw invalid(`query.limit must be an integer from 1 to 100, got ${limit}`);
   }
   // In the order the proxy documents them; `cursor` is added per page.
-  const params = [["platform", platform], ["from", from], ["to", to]];
+  const params = [["platform", platform], ["source", source], ["from", from], ["to", to]];
+  params.push(["openid", f.string("openid")], ["q", f.string("q")]);
   if (dateField !== undefined) params.push(["date_field", dateField]);
   if (status.length) params.push(["status", status.join(",")]);
   if (kind.length) params.push(["kind", kind.join(",")]);
@@ -438,6 +460,66 @@ export class Client {
       q.onProgress?.({ fetched, total: null });
       cursor = end.continue;
     }
+  }
+
+  /**
+   * Every change of the proxy's mirror after sequence `after` (0: from the start), oldest
+   * first, each once: records with `seq` and `change` ("created" | "updated"). Resume with the
+   * last `seq` seen to lose and repeat nothing.
+   */
+  async *changes(options) {
+    const f = Fields.read(options ?? {}, "options", ["after", "platform", "limit", "signal", "onProgress"]);
+    let after = f.number("after") ?? 0;
+    if (!Number.isSafeInteger(after) || after < 0) throw invalid(`options.after must be a sequence number (an integer ≥ 0), got ${after}`);
+    const platform = f.get("platform")[0] === undefined ? undefined : platformsArg(f).platform;
+    const limit = f.number("limit");
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw invalid(`options.limit must be an integer from 1 to 1000, got ${limit}`);
+    const signal = f.signal();
+    const onProgress = f.func("onProgress");
+    const route = "GET /v1/changes";
+    let fetched = 0;
+    for (;;) {
+      const p = path("/v1/changes", [["after", String(after)], ["platform", platform], ["limit", limit === undefined ? undefined : String(limit)]]);
+      const page = parseBody(route, await this.#get(route, p, signal));
+      if (!isObject(page) || !Array.isArray(page.data) || !Number.isSafeInteger(page.next_after) || typeof page.has_more !== "boolean") {
+        throw internal(`proxy answered ${route} with a body that is not the expected JSON: { data, next_after, has_more }`);
+      }
+      for (const change of page.data) {
+        if (!isObject(change) || !Number.isSafeInteger(change.seq) || change.seq <= after) {
+          throw internal(`proxy answered ${route} with a change out of sequence (after ${after}): stopping rather than repeating`);
+        }
+        after = change.seq;
+        fetched++;
+        yield change;
+      }
+      onProgress?.({ fetched, lastSeq: after });
+      if (!page.has_more) return;
+      if (page.data.length === 0) throw internal(`proxy answered ${route} with has_more and no change: stopping rather than looping`);
+    }
+  }
+
+  /** `GET /v1/summary`: counts and refund totals by platform, status, kind, currency and day. */
+  async summary(query) {
+    const f = Fields.read(query, "query", ["from", "to", "platform", "dateField", "date_field", "signal"]);
+    if (!f) throw invalid("summary(query): query.from and query.to are required");
+    const from = requiredDate(f, "from");
+    const to = requiredDate(f, "to");
+    if (from >= to) throw invalid(`query.from (${from}) must be before query.to (${to}): the range is half-open [from, to)`);
+    const platform = f.get("platform")[0] === undefined ? undefined : platformsArg(f).platform;
+    const dateField = f.string("dateField", "date_field");
+    if (dateField !== undefined && !DATE_FIELDS.includes(dateField)) throw invalid(`query.dateField ${JSON.stringify(dateField)} is not one of ${DATE_FIELDS.join(", ")}`);
+    const route = "GET /v1/summary";
+    const p = path("/v1/summary", [["from", from], ["to", to], ["platform", platform], ["date_field", dateField]]);
+    return dataMember(route, await this.#get(route, p, f.signal()));
+  }
+
+  /** `GET /v1/sync/status`: per platform, the mirror's watermark, lag, last run, last error, rows. */
+  async syncStatus(options) {
+    const f = Fields.read(options ?? {}, "options", ["signal"]);
+    const route = "GET /v1/sync/status";
+    const body = parseBody(route, await this.#get(route, "/v1/sync/status", f.signal()));
+    if (!isObject(body) || !isObject(body.platforms)) throw internal(`proxy answered ${route} with no \`platforms\``);
+    return body.platforms;
   }
 
   /** `GET /v1/orders/{orderId}`: the `Order`. */

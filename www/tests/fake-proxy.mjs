@@ -195,7 +195,33 @@ async function exportAftersales(url, res, scenario) {
   res.end();
 }
 
+/** The mirror's change feed over 7 fake records: `seq` 10, 20, ..., pages of `limit` (default 3). */
+function changes(url, res) {
+  const q = url.searchParams;
+  const after = Number(q.get("after") ?? 0);
+  const limit = Number(q.get("limit") ?? 3);
+  if (!Number.isInteger(after) || after < 0) return fail(res, 400, "invalid_request", "parameter `after`: not a sequence number");
+  const all = Array.from({ length: RECORD_COUNT }, (_, i) => ({ ...fakeRecord("xiaoe", i + 1), seq: 10 * (i + 1), change: i % 2 ? "updated" : "created" }));
+  const rest = all.filter((c) => c.seq > after);
+  const data = rest.slice(0, limit);
+  send(res, 200, { data, next_after: data.at(-1)?.seq ?? after, has_more: rest.length > limit });
+}
+
 function route(url, res, scenario) {
+  if (url.pathname === "/v1/changes") return changes(url, res);
+  if (url.pathname === "/v1/summary") {
+    const q = url.searchParams;
+    if (!q.get("from") || !q.get("to")) return fail(res, 400, "invalid_request", "parameter `from`: is required");
+    const group = (key) => [{ key, count: RECORD_COUNT, refund: { currency: "CNY", minor: 2800 } }];
+    return send(res, 200, { data: { by_platform: group(q.get("platform") ?? "xiaoe"), by_status: group("pending"), by_kind: group("refund"), by_currency: group("CNY"), by_day: group("2023-01-15") } });
+  }
+  if (url.pathname === "/v1/sync/status") {
+    return send(res, 200, { platforms: { xiaoe: { watermark: "2023-02-13T10:00:00+08:00", lag_s: 60, last_run: "2023-02-13T10:00:00+08:00", in_progress: false, last_error: null, rows: RECORD_COUNT } } });
+  }
+  if (url.pathname === "/v1/aftersales" && (url.searchParams.get("source") === "mirror" || /^all$|,/.test(url.searchParams.get("platform") ?? ""))) {
+    const data = [fakeRecord("xiaoe", 1), fakeRecord("lingxing", 2)];
+    return send(res, 200, { data, next_cursor: null, total: data.length, source: "mirror", synced_at: { xiaoe: "2023-02-13T10:00:00+08:00" }, query: url.search });
+  }
   if (url.pathname === "/v1/aftersales/export") return exportAftersales(url, res, scenario);
   if (url.pathname === "/v1/aftersales") return listAftersales(url, res);
   const order = url.pathname.match(/^\/v1\/orders\/([^/]+)(\/aftersales)?$/);

@@ -51,6 +51,40 @@ export function cases(api, proxyUrl) {
   const ids = (n) => Array.from({ length: n }, (_, i) => `xiaoe:A${i + 1}`);
 
   return [
+    ["the mirror: all platforms, several, filters, and no dates needed", async () => {
+      const c = client(key("ok"));
+      const all = await c.list({ platform: "all", openid: "oX", q: "book" });
+      eq(all.data.map((r) => r.id), ["xiaoe:A1", "lingxing:A2"]);
+      eq(all.total, 2);
+      const several = await c.list({ platform: ["xiaoe", "lingxing"] });
+      eq(several.data.length, 2);
+      const one = await c.list({ platform: "xiaoe", source: "mirror", from: "2023-01-01" });
+      eq(one.data.length, 2);
+      expectError(await rejects(c.list({ platform: "xiaoe", openid: "oX", from: "2023-01-01", to: "2023-02-01" })), "invalid_request");
+      const e = await rejects(c.list({ platform: ["xiaoe", "nowhere"] }));
+      ok(expectError(e, "invalid_request").includes("query.platform[1]"), e.message);
+      expectError(await rejects(c.list({ platform: "all", source: "live" })), "invalid_request");
+      expectError(await rejects(c.list({ platform: "xiaoe" })), "invalid_request"); // live needs its dates
+    }],
+    ["changes: every change once, resumable from a sequence", async () => {
+      const c = client(key("ok"));
+      const seen = [];
+      const all = await collect(c.changes({ onProgress: (p) => seen.push(p) }));
+      eq(all.map((x) => x.seq), [10, 20, 30, 40, 50, 60, 70]);
+      eq(all[1].change, "updated");
+      eq(seen.at(-1), { fetched: 7, lastSeq: 70 });
+      const resumed = await collect(c.changes({ after: 40, limit: 2 }));
+      eq(resumed.map((x) => x.seq), [50, 60, 70]);
+      expectError(await rejects(collect(c.changes({ after: -1 }))), "invalid_request");
+    }],
+    ["summary and sync status", async () => {
+      const c = client(key("ok"));
+      const s = await c.summary({ from: "2023-01-01", to: "2023-02-01", platform: "xiaoe" });
+      eq(s.by_platform[0], { key: "xiaoe", count: 7, refund: { currency: "CNY", minor: 2800 } });
+      expectError(await rejects(c.summary({ from: "2023-02-01", to: "2023-01-01" })), "invalid_request");
+      const status = await c.syncStatus();
+      eq(status.xiaoe.rows, 7);
+    }],
     ["lists one page", async () => {
       const page = await client(key("ok")).list(query());
       eq(page.data.length, 3);
