@@ -36,7 +36,12 @@ pub fn health(config: &Config) -> Answer {
 }
 
 /// Asks the account's Durable Object to make one upstream call; the raw body comes back.
-async fn call_account(env: &Env, config: &Config, platform: Platform, spec: CallSpec) -> Result<String, ApiError> {
+pub(crate) async fn call_account(
+    env: &Env,
+    config: &Config,
+    platform: Platform,
+    spec: CallSpec,
+) -> Result<String, ApiError> {
     let account = config.account(platform)?;
     let namespace = env.durable_object("UPSTREAM_ACCOUNT")?;
     let stub = namespace.id_from_name(&account.key())?.get_stub()?;
@@ -110,6 +115,9 @@ fn push_records(out: &mut String, records: &[AfterSale<'_>], count: &mut usize) 
 pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answer {
     let pairs = query_pairs(req)?;
     let (query, state) = list_query(&pairs, config)?;
+    if crate::walk::serves(&query) {
+        return crate::walk::list(env, config, query, state).await;
+    }
     config.account(query.platform)?;
     let platform = query.platform;
     let opts = options(&query);
@@ -147,6 +155,9 @@ pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answe
 pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Answer {
     let pairs = query_pairs(req)?;
     let (query, _) = list_query(&pairs, config)?;
+    if crate::walk::serves(&query) {
+        return crate::walk::export(env, config, query).await;
+    }
     config.account(query.platform)?;
     let platform = query.platform;
     let opts = options(&query);
