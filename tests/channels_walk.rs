@@ -460,6 +460,12 @@ fn filters_are_checked_on_the_details() {
         .collect();
     assert!(!want.is_empty());
     assert_truth(&out, &want);
+    // An order filter: the list cannot apply it, the details are checked.
+    let mut q = query(DateField::Created);
+    q.order_id = Some("3705115058471208928".into());
+    assert_eq!(walk_all(IdWalk::new(q.clone()).unwrap(), &mut acct, &mut shop).len(), shop.truth(&q).len());
+    q.order_id = Some("1".into());
+    assert!(walk_all(IdWalk::new(q).unwrap(), &mut acct, &mut shop).is_empty());
 }
 
 #[test]

@@ -487,7 +487,9 @@ impl IdWalk {
             return None;
         }
         let h = record_hash(&record);
-        if self.delivered(h) || !self.query.matches(&record) {
+        // The id list filters by nothing but time: the order filter is checked here too.
+        let order_ok = self.query.order_id.as_deref().is_none_or(|o| record.order_id.as_deref() == Some(o));
+        if self.delivered(h) || !order_ok || !self.query.matches(&record) {
             return None;
         }
         self.state.recent.push(h);
