@@ -269,3 +269,39 @@ describe("wechat_channels end to end", { timeout: 30 * 60_000 }, () => {
     assert.deepEqual([...new Set(leaks)].slice(0, 20), []);
   });
 });
+
+describe("wechat_channels in the sandbox", { timeout: 10 * 60_000 }, () => {
+  it("SANDBOX=true serves the Channels list and export from the built-in simulator, no upstream", { timeout: 8 * 60_000 }, async () => {
+    const vars = { SANDBOX: "true", CLIENT_KEYS: undefined, CURSOR_SECRET: undefined, WECHAT_CHANNELS_APPID: undefined, WECHAT_CHANNELS_SECRET: undefined };
+    const sandbox = await startStack({ name: "channels-sandbox", vars });
+    try {
+      const range = (await sandbox.get("/v1/sandbox/orders", { key: null })).json.range;
+      const to = range.to;
+      const from = new Date(Date.parse(`${to}T00:00:00Z`) - 20 * 86_400_000).toISOString().slice(0, 10);
+      const ids = new Set();
+      let cursor = null;
+      do {
+        const res = await sandbox.get(`/v1/aftersales?${qs(cursor ? { cursor } : { platform: PLATFORM, from, to, date_field: "updated" })}`, { key: null });
+        assert.equal(res.status, 200, show(res));
+        for (const r of res.json.data) {
+          assert.equal(r.platform, PLATFORM);
+          assert.ok(!ids.has(r.aftersale_id), `${r.aftersale_id} twice`);
+          assert.ok(r.updated_at >= from && r.updated_at < `${to}T`, r.updated_at);
+          ids.add(r.aftersale_id);
+        }
+        cursor = res.json.next_cursor;
+      } while (cursor);
+      assert.ok(ids.size > 5, `the sandbox served ${ids.size} records in 20 days`);
+      const res = await sandbox.stream(`/v1/aftersales/export?${qs({ platform: PLATFORM, from, to, date_field: "updated" })}`, { key: "unused" });
+      const lines = res.text.trim().split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(lines.pop(), { done: true, count: ids.size });
+      assert.deepEqual(new Set(lines.map((r) => r.aftersale_id)), ids);
+      const one = await sandbox.get(`/v1/aftersales/${[...ids][0]}?platform=${PLATFORM}`, { key: null });
+      assert.equal(one.status, 200, show(one));
+      const s = sandbox.sim.stats();
+      assert.equal(s.dataCalls.wechat_channels + s.tokenFetches.wechat_channels, 0, "the sandbox reached the simulator");
+    } finally {
+      await sandbox.stop();
+    }
+  });
+});
