@@ -12,7 +12,7 @@ use aftersale::cursor;
 use aftersale::paginate::{IdWalk, PagerState};
 use aftersale::query::ListQuery;
 use aftersale::upstream::Paging;
-use aftersale::{normalize_page, NormalizeOptions, Platform};
+use aftersale::{normalize_page, NormalizeOptions};
 use futures_util::stream::{self, StreamExt};
 use worker::{Env, Headers, Response};
 
@@ -104,7 +104,6 @@ pub async fn list(env: &Env, config: &Config, query: ListQuery, state: Option<Pa
 /// The first page is read before answering, so a failing query gets a proper error status.
 pub async fn export(env: &Env, config: &Config, query: ListQuery) -> Answer {
     config.account(query.platform)?;
-    let platform = query.platform;
     let opts = options(&query);
     let mut walk = IdWalk::for_export(query)?;
     let first = page(&mut walk, env, config, opts).await?;
@@ -116,7 +115,6 @@ pub async fn export(env: &Env, config: &Config, query: ListQuery) -> Answer {
         count: first.len(),
         pending: Some(first),
         finished: false,
-        _platform: platform,
     };
     let lines = stream::unfold(start, |mut ex| async move {
         loop {
@@ -159,5 +157,4 @@ struct Export {
     count: usize,
     pending: Option<Vec<String>>,
     finished: bool,
-    _platform: Platform,
 }
