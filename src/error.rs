@@ -434,6 +434,10 @@ pub enum PushError {
     AppId,
     /// The message is not UTF-8 text.
     NotText,
+    /// The query's `timestamp` is missing, not a number, or too far from now (a replay).
+    Timestamp { reason: String },
+    /// A query parameter the check needs is missing.
+    Missing { parameter: &'static str },
 }
 
 impl PushError {
@@ -459,6 +463,8 @@ impl fmt::Display for PushError {
             PushError::Length => f.write_str("the decrypted message's length field runs past its end"),
             PushError::AppId => f.write_str("the message is for another appid"),
             PushError::NotText => f.write_str("the decrypted message is not UTF-8 text"),
+            PushError::Timestamp { reason } => write!(f, "`timestamp` {reason}"),
+            PushError::Missing { parameter } => write!(f, "the query has no `{parameter}`"),
         }
     }
 }

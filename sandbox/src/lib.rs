@@ -33,6 +33,11 @@
 //!   transaction-component order (`/shop/aftersale/get`, 0–3 after-sales, statuses 0–19 and types
 //!   1–3 all present) and a Mini Store order (`/product/order/get`, every order status 10–250
 //!   present) whose `aftersale_order_list` names the same after-sales.
+//! - WeChat Channels (`wechat_channels.rs`): [`CHANNELS_RECORDS`] after-sales, every (type,
+//!   status) pair of the facts document's table, 19-digit ids, some created or updated exactly at
+//!   a China midnight; `/channels/ec/aftersale/getaftersalelist` (one time pair, at most 24 h,
+//!   else 10020004; ends included; 10 ids a page with a keyset `next_key` bound to its window)
+//!   and `/channels/ec/aftersale/getaftersaleorder` (id as a JSON string; unknown: 10021050).
 //!
 //! # Approach: derived, not stored
 //! There is no table and no global state: record `i` of a platform is a pure function of a fixed
@@ -73,6 +78,7 @@ mod lingxing;
 mod request;
 mod rng;
 mod wechat;
+mod wechat_channels;
 mod xiaoe;
 
 #[cfg(test)]
@@ -91,6 +97,9 @@ pub const SANDBOX_XIAOE_SECRET_KEY: &str = "xiaoe_sandbox_secret";
 /// 16 bytes: Lingxing's appId is also the AES key of its signature.
 pub const SANDBOX_LINGXING_APP_ID: &str = "ak_sandbox000001";
 pub const SANDBOX_LINGXING_APP_SECRET: &str = "lingxing_sandbox_secret";
+/// The Channels shop's own AppID (not the mini program's).
+pub const SANDBOX_CHANNELS_APPID: &str = "wx_sandbox_channels";
+pub const SANDBOX_CHANNELS_SECRET: &str = "wx_sandbox_channels_secret";
 
 /// Days of data: the range ends at the start of today (China time) and begins this many days
 /// earlier.
@@ -102,6 +111,8 @@ pub const XIAOE_RECORDS: usize = 600;
 pub const LINGXING_RECORDS: usize = 360;
 /// WeChat orders (both the transaction component and the Mini Store) in the data set.
 pub const WECHAT_ORDERS: usize = 40;
+/// WeChat Channels after-sales in the data set.
+pub const CHANNELS_RECORDS: usize = 240;
 
 /// The days the data covers, as the proxy's ranges are written: China-time dates, `to` excluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -159,7 +170,9 @@ pub fn sandbox_account(platform: Platform) -> Option<Account> {
         Platform::Lingxing => {
             Credentials::new().with("app_id", SANDBOX_LINGXING_APP_ID).with("app_secret", SANDBOX_LINGXING_APP_SECRET)
         }
-        Platform::WechatChannels => return None,
+        Platform::WechatChannels => {
+            Credentials::new().with("appid", SANDBOX_CHANNELS_APPID).with("secret", SANDBOX_CHANNELS_SECRET)
+        }
     };
     Some(Account::new(platform, credentials).with_base_url(SANDBOX_BASE_URL))
 }
@@ -179,6 +192,8 @@ pub fn answer(request: &Request, now_ms: u64) -> Response {
         Some(Endpoint::LingxingToken) => lingxing::token(&ctx, false),
         Some(Endpoint::LingxingRefresh) => lingxing::token(&ctx, true),
         Some(Endpoint::LingxingList) => lingxing::list(&ctx),
+        Some(Endpoint::ChannelsList) => wechat_channels::list(&ctx),
+        Some(Endpoint::ChannelsDetail) => wechat_channels::detail(&ctx),
         None => request::reply(
             404,
             &wechat::Error { errcode: 404, errmsg: &format!("sandbox: no upstream endpoint at {path}") },
@@ -215,10 +230,14 @@ enum Endpoint {
     LingxingToken,
     LingxingRefresh,
     LingxingList,
+    ChannelsList,
+    ChannelsDetail,
 }
 
 /// Longest paths first, so `/cgi-bin/token` is matched before Xiaoe's `/token`.
 const ROUTES: &[(&str, Endpoint)] = &[
+    ("/channels/ec/aftersale/getaftersaleorder", Endpoint::ChannelsDetail),
+    ("/channels/ec/aftersale/getaftersalelist", Endpoint::ChannelsList),
     ("/erp/sc/routing/amzod/order/afterSaleList", Endpoint::LingxingList),
     ("/api/auth-server/oauth/access-token", Endpoint::LingxingToken),
     ("/xe.ecommerce.after_sale.list/1.0.0", Endpoint::XiaoeList),

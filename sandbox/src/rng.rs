@@ -37,6 +37,8 @@ pub(crate) mod stream {
     pub const W_BUYER: u64 = 24;
     pub const W_PRODUCT: u64 = 25;
     pub const TOKEN: u64 = 31;
+    pub const C_RECORD: u64 = 41;
+    pub const C_DETAIL: u64 = 42;
 }
 
 /// splitmix64 over (seed, stream, index).

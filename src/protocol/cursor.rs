@@ -16,7 +16,9 @@ use crate::protocol::paginate::PagerState;
 use crate::protocol::query::{DateField, ListQuery};
 use crate::Error;
 
-const VERSION: u8 = 1;
+/// Version 2 adds the upstream's `next_key`; version 1 cursors (issued before) are still read.
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
 /// Truncated tag: 128 bits is ample against forgery and keeps cursors short.
 const TAG_LEN: usize = 16;
 
@@ -119,6 +121,14 @@ pub fn seal(key: &CursorKey, query: &ListQuery, state: &PagerState) -> String {
     for h in &state.recent {
         out.extend_from_slice(&h.to_le_bytes());
     }
+    // The key is the upstream's own opaque text: it is signed with the rest, never interpreted.
+    match &state.next_key {
+        Some(key) => {
+            put_varint(&mut out, key.len() as u64 + 1);
+            out.extend_from_slice(key.as_bytes());
+        }
+        None => put_varint(&mut out, 0),
+    }
     let mut mac = key.mac();
     mac.update(&out);
     let tag = mac.finalize().into_bytes();
@@ -179,7 +189,8 @@ pub fn open(key: &CursorKey, cursor: &str) -> Result<(ListQuery, PagerState), Er
 
 fn decode(body: &[u8]) -> Option<(ListQuery, PagerState)> {
     let mut r = Reader { bytes: body, at: 0 };
-    if r.byte()? != VERSION {
+    let version = r.byte()?;
+    if version != VERSION && version != VERSION_1 {
         return None;
     }
     let platform = *PLATFORMS.get(usize::from(r.byte()?))?;
@@ -212,11 +223,18 @@ fn decode(body: &[u8]) -> Option<(ListQuery, PagerState)> {
     for _ in 0..n {
         recent.push(u64::from_le_bytes(r.take(8)?.try_into().ok()?));
     }
+    let next_key = match version {
+        VERSION_1 => None,
+        _ => match r.varint()? {
+            0 => None,
+            n => Some(String::from(core::str::from_utf8(r.take(usize::try_from(n - 1).ok()?)?).ok()?)),
+        },
+    };
     if r.at != body.len() {
         return None;
     }
     let query = ListQuery { platform, from, to, date_field, statuses, kind, order_id, limit, include_raw };
-    Some((query, PagerState { window, offset, known_total, grown, catch_up, recent, done: false }))
+    Some((query, PagerState { window, offset, known_total, grown, catch_up, recent, next_key, done: false }))
 }
 
 #[cfg(test)]
@@ -242,6 +260,7 @@ mod tests {
             grown: 2,
             catch_up: None,
             recent: alloc::vec![1, u64::MAX],
+            next_key: Some(String::from("KEY/with+odd=chars 键")),
             done: false,
         };
         let c = seal(&key, &query(), &state);
@@ -259,6 +278,22 @@ mod tests {
         assert!(open(&key, &sealed).is_err(), "a payload is not a list cursor");
         let list = seal(&key, &query(), &PagerState::default());
         assert!(open_payload(&key, &list).is_err(), "a list cursor is not a payload");
+    }
+
+    #[test]
+    fn reads_version_1_cursors() {
+        // A v1 cursor: the v2 layout without the next_key field, signed the same way.
+        let key = CursorKey::new(b"k");
+        let state = PagerState { window: 2, offset: 7, recent: alloc::vec![42], ..PagerState::default() };
+        let v2 = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(seal(&key, &query(), &state)).unwrap();
+        let mut body = v2[..v2.len() - TAG_LEN - 1].to_vec(); // drop the tag and the empty key
+        body[0] = VERSION_1;
+        let mut mac = key.mac();
+        mac.update(&body);
+        body.extend_from_slice(&mac.finalize().into_bytes()[..TAG_LEN]);
+        let v1 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body);
+        let (q, s) = open(&key, &v1).unwrap();
+        assert_eq!((q, s), (query(), state));
     }
 
     #[test]

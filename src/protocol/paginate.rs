@@ -12,14 +12,16 @@
 //! id it has seen.
 
 use alloc::collections::BTreeSet;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::model::time::Date;
 use crate::model::AfterSale;
+use crate::model::DateField;
 use crate::parse::normalize::Page;
 use crate::protocol::call::CallSpec;
 use crate::protocol::query::ListQuery;
-use crate::protocol::upstream::{ListPage, ListScheme, Paging};
+use crate::protocol::upstream::{IdPage, ListPage, ListScheme, Lookup, Paging};
 use crate::Error;
 
 /// Where a pagination stands; small enough to travel in a cursor.
@@ -37,6 +39,8 @@ pub struct PagerState {
     pub catch_up: Option<u64>,
     /// Hashes of the ids delivered by the last page, to drop repeats at a page boundary.
     pub recent: Vec<u64>,
+    /// [`Paging::NextKey`]: the key of the window's next page; `None` on its first.
+    pub next_key: Option<String>,
     pub done: bool,
 }
 
@@ -113,6 +117,12 @@ impl Pager {
     ) -> Result<Pager, Error> {
         query.validate()?;
         let scheme = query.list_scheme()?;
+        if scheme.paging == Paging::NextKey {
+            return Err(Error::invalid_request(
+                "platform",
+                alloc::format!("{} lists ids by next_key: walk it with IdWalk, not Pager", query.platform),
+            ));
+        }
         let page_size = page_size.unwrap_or(scheme.export_page_size).clamp(1, scheme.max_page_size.max(1));
         let windows = windows(&query, scheme);
         let mut pager = Pager { query, scheme, page_size, windows, state, seen, finished_total: Some(0) };
@@ -169,7 +179,7 @@ impl Pager {
         let size = u64::from(self.page_size);
         let covered = match self.scheme.paging {
             Paging::PageNumber => size - self.state.offset % size,
-            Paging::Offset => size,
+            Paging::Offset | Paging::NextKey => size,
         };
         let offset = self.state.offset + covered;
         if offset < total {
@@ -192,6 +202,7 @@ impl Pager {
             page_size: self.page_size,
             kind: q.kind,
             order_id: q.order_id.clone(),
+            next_key: None,
         };
         Some(CallSpec::list_page(q.platform, page))
     }
@@ -231,7 +242,7 @@ impl Pager {
         // Page-numbered upstreams answer whole pages: skip what lies before the offset.
         let skip = match self.scheme.paging {
             Paging::PageNumber => (requested_offset % u64::from(self.page_size)) as usize,
-            Paging::Offset => 0,
+            Paging::Offset | Paging::NextKey => 0,
         };
         // A catch-up pass wants only the front the window grew by; past it lie records seen before.
         let end = match self.state.catch_up {
@@ -300,6 +311,211 @@ impl Pager {
         self.state.grown = 0;
         self.state.catch_up = None;
         self.state.recent.clear();
+        if self.state.window as usize >= self.windows.len() {
+            self.state.done = true;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The id walk: ids by window and next_key, then one lookup per id
+
+/// Hashes of delivered ids a cursor keeps: a record changed during the walk is listed again
+/// further on, and this many recent deliveries are recognised (an export remembers all).
+pub const WALK_RECENT: usize = 512;
+
+/// China time, where the day windows of [`Paging::NextKey`] upstreams begin and end.
+const CHINA_OFFSET_S: i64 = 8 * 3600;
+
+/// Unix seconds of a China-time date's midnight.
+pub fn china_midnight_s(d: Date) -> i64 {
+    d.days_since_epoch() * 86_400 - CHINA_OFFSET_S
+}
+
+/// A walk of an id-listing upstream ([`Paging::NextKey`]): list a window's ids page by page,
+/// look each id up, keep the records that are still in the window and not yet delivered.
+///
+/// ```text
+/// while let Some(list) = walk.next_list_call() {
+///     let ids = upstream.parse_ids(send(list))?;
+///     for lookup in walk.handle_ids(ids) {            // the ids not delivered yet
+///         match send(lookup) {
+///             Err(e) if upstream.is_gone(code(e)) => {} // deleted since it was listed
+///             Err(e) => return Err(e),
+///             Ok(body) => if let Some(r) = walk.accept_detail(normalize(body)?) { deliver(r) },
+///         }
+///     }
+///     // only now is `walk.state()` safe to put in a cursor
+/// }
+/// ```
+///
+/// Windows are China-time days (the upstream takes at most 24 h), walked OLDEST first: a record
+/// that changes during the walk gets a later update time, so it moves forward into the window
+/// being walked or one still ahead, where it is listed again. Dropping a detail whose time has
+/// left the window being walked (checked half-open, so a record on a midnight belongs to one
+/// window whichever way the upstream reads a window's end) and dropping ids already delivered
+/// then gives every record exactly once, as it was when last fetched.
+#[derive(Debug, Clone)]
+pub struct IdWalk {
+    query: ListQuery,
+    windows: Vec<(Date, Date)>,
+    state: PagerState,
+    seen: Option<BTreeSet<u64>>,
+    /// The window of the page whose ids were handed out, for checking their details.
+    checking: Option<(i64, i64)>,
+}
+
+impl IdWalk {
+    pub fn new(query: ListQuery) -> Result<IdWalk, Error> {
+        IdWalk::build(query, PagerState::default(), None)
+    }
+
+    /// Resumes from a cursor's state.
+    pub fn resume(query: ListQuery, state: PagerState) -> Result<IdWalk, Error> {
+        IdWalk::build(query, state, None)
+    }
+
+    /// A walk that remembers every id it delivered.
+    pub fn for_export(query: ListQuery) -> Result<IdWalk, Error> {
+        IdWalk::build(query, PagerState::default(), Some(BTreeSet::new()))
+    }
+
+    fn build(query: ListQuery, state: PagerState, seen: Option<BTreeSet<u64>>) -> Result<IdWalk, Error> {
+        query.validate()?;
+        let scheme = query.list_scheme()?;
+        if scheme.paging != Paging::NextKey {
+            return Err(Error::invalid_request(
+                "platform",
+                alloc::format!("{} pages by position: list it with Pager, not IdWalk", query.platform),
+            ));
+        }
+        let days = scheme.max_window_days.unwrap_or(1).max(1);
+        let mut windows = Vec::new();
+        let mut start = query.from;
+        while start < query.to {
+            let end = start.add_days(days).min(query.to);
+            windows.push((start, end));
+            start = end;
+        }
+        let mut walk = IdWalk { query, windows, state, seen, checking: None };
+        if walk.state.window as usize >= walk.windows.len() {
+            walk.state.done = true;
+        }
+        Ok(walk)
+    }
+
+    pub fn query(&self) -> &ListQuery {
+        &self.query
+    }
+
+    pub fn state(&self) -> &PagerState {
+        &self.state
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state.done
+    }
+
+    /// The windows, oldest first, as half-open China-time dates.
+    pub fn windows(&self) -> &[(Date, Date)] {
+        &self.windows
+    }
+
+    /// The list call for the next page of ids, or `None` when the walk is over.
+    pub fn next_list_call(&self) -> Option<CallSpec> {
+        if self.state.done {
+            return None;
+        }
+        let (from, to) = *self.windows.get(self.state.window as usize)?;
+        let q = &self.query;
+        let page = ListPage {
+            from,
+            to,
+            date_field: q.date_field,
+            offset: 0,
+            page_size: 0,
+            kind: q.kind,
+            order_id: q.order_id.clone(),
+            next_key: self.state.next_key.clone(),
+        };
+        Some(CallSpec::list_page(q.platform, page))
+    }
+
+    /// Takes the answer to [`IdWalk::next_list_call`] and returns the lookups to make: one per
+    /// id not delivered yet, in list order, each id once. Moves the walk on to the next page (or
+    /// window); the state is whole again once every lookup has been handed to
+    /// [`IdWalk::accept_detail`] or skipped as gone.
+    pub fn handle_ids(&mut self, page: IdPage<'_>) -> Vec<CallSpec> {
+        if self.state.done {
+            return Vec::new();
+        }
+        let Some(&(from, to)) = self.windows.get(self.state.window as usize) else {
+            self.state.done = true;
+            return Vec::new();
+        };
+        self.checking = Some((china_midnight_s(from), china_midnight_s(to)));
+        let mut asked = BTreeSet::new();
+        let mut calls = Vec::with_capacity(page.ids.len());
+        for id in &page.ids {
+            let h = id_hash(id);
+            if self.delivered(h) || !asked.insert(h) {
+                continue;
+            }
+            calls.push(CallSpec::lookup(self.query.platform, Lookup::AfterSale { aftersale_id: String::from(&**id) }));
+        }
+        match page.next_key.filter(|_| page.has_more) {
+            // A key equal to the one just sent would loop forever: treat it as the end.
+            Some(key) if self.state.next_key.as_deref() != Some(&*key) => {
+                self.state.next_key = Some(key.into_owned());
+            }
+            _ => self.next_window(),
+        }
+        calls
+    }
+
+    /// A looked-up record: `Some` when it is still in the window its id was listed in, was not
+    /// delivered before, and matches the query's filters (checked here, on the detail).
+    pub fn accept_detail<'a>(&mut self, record: AfterSale<'a>) -> Option<AfterSale<'a>> {
+        let (begin, end) = self.checking?;
+        let time = match self.query.date_field {
+            DateField::Updated => record.updated_at,
+            DateField::Created | DateField::Refunded => record.created_at,
+        };
+        // Left the window (changed since it was listed): it is listed again in a later one.
+        let t = time.and_then(|t| t.unix())?;
+        if t < begin || t >= end {
+            return None;
+        }
+        let h = record_hash(&record);
+        // The id list filters by nothing but time: the order filter is checked here too.
+        let order_ok = self.query.order_id.as_deref().is_none_or(|o| record.order_id.as_deref() == Some(o));
+        if self.delivered(h) || !order_ok || !self.query.matches(&record) {
+            return None;
+        }
+        self.state.recent.push(h);
+        if self.state.recent.len() > WALK_RECENT {
+            let excess = self.state.recent.len() - WALK_RECENT;
+            self.state.recent.drain(..excess);
+        }
+        if let Some(seen) = self.seen.as_mut() {
+            seen.insert(h);
+        }
+        Some(record)
+    }
+
+    /// Whether a lookup's error means the id is gone (deleted after it was listed): skip it.
+    pub fn is_gone(&self, error: &Error) -> bool {
+        matches!(error, Error::Upstream(u) if self.query.platform.upstream().is_gone(&u.code))
+    }
+
+    fn delivered(&self, h: u64) -> bool {
+        self.state.recent.contains(&h) || self.seen.as_ref().is_some_and(|s| s.contains(&h))
+    }
+
+    fn next_window(&mut self) {
+        self.state.window += 1;
+        self.state.next_key = None;
+        // `recent` is kept: a record delivered here may be listed again in the next window.
         if self.state.window as usize >= self.windows.len() {
             self.state.done = true;
         }

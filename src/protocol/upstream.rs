@@ -4,7 +4,9 @@
 //! `call`, `token`, `paginate`, `query` and the adapters go through it, so a new upstream is a
 //! new folder and one line in the registry (`crate::upstreams`), not edits across the tree.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::error::{UpstreamClass, UpstreamError};
 use crate::model::time::Date;
@@ -34,6 +36,9 @@ pub enum Paging {
     PageNumber,
     /// Any record offset.
     Offset,
+    /// Ids only, page after page by the upstream's opaque `next_key`, in windows walked oldest
+    /// first; each id's record is then fetched by its own lookup (WeChat Channels).
+    NextKey,
 }
 
 /// An upstream's after-sale list by date.
@@ -86,9 +91,54 @@ pub struct ListPage {
     /// Filters the upstream may apply itself (checked again on what comes back).
     pub kind: Option<Kind>,
     pub order_id: Option<String>,
+    /// [`Paging::NextKey`]: the previous page's key; `None` on a window's first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_key: Option<String>,
 }
 
-/// One lookup.
+/// One page of an id list ([`Paging::NextKey`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdPage<'a> {
+    pub ids: Vec<Cow<'a, str>>,
+    /// The cursor for the next page; `None` when the upstream gave none or an empty one.
+    pub next_key: Option<Cow<'a, str>>,
+    /// Whether to ask again: only with a `next_key` to ask with.
+    pub has_more: bool,
+}
+
+impl IdPage<'_> {
+    pub fn into_owned(self) -> IdPage<'static> {
+        IdPage {
+            ids: self.ids.into_iter().map(|c| Cow::Owned(c.into_owned())).collect(),
+            next_key: self.next_key.map(|c| Cow::Owned(c.into_owned())),
+            has_more: self.has_more,
+        }
+    }
+}
+
+/// What a verified push asks of the proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushEvent {
+    /// The upstream checks the callback URL: answer this text as it came.
+    UrlCheck { echostr: String },
+    /// An after-sale changed: fetch it by id. `status` is the push's own, for the log.
+    AfterSaleChanged { aftersale_id: String, status: Option<String> },
+    /// A verified message of another kind: acknowledged, nothing to do.
+    Other { event: String },
+}
+
+/// A push request as received: method, decoded query pairs and body.
+#[derive(Clone, Copy, Debug)]
+pub struct PushRequest<'a> {
+    pub method_is_post: bool,
+    pub query: &'a [(String, String)],
+    pub body: &'a str,
+    /// Unix seconds now: timestamps more than [`PUSH_MAX_SKEW_S`] away are refused (replay).
+    pub now_unix_s: i64,
+}
+
+/// How far a push's timestamp may be from now (SPEC §8: five minutes).
+pub const PUSH_MAX_SKEW_S: i64 = 5 * 60;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "lookup", rename_all = "snake_case")]
 pub enum Lookup {
@@ -177,6 +227,26 @@ pub trait Upstream: Sync {
         _now_ms: u64,
     ) -> Result<Request, Error> {
         Err(self.not_served("this lookup"))
+    }
+
+    /// Reads one page of an id list ([`Paging::NextKey`]).
+    fn parse_ids<'a>(&self, _body: &'a str) -> Result<IdPage<'a>, Error> {
+        Err(self.not_served("a list of ids"))
+    }
+    /// Whether an upstream error code on a lookup by id means "no such record" (deleted between
+    /// the list and the lookup): the walk skips the id instead of failing.
+    fn is_gone(&self, _upstream_code: &str) -> bool {
+        false
+    }
+
+    /// The credentials that verify this upstream's pushes (none: it pushes nothing).
+    fn push_keys(&self) -> &'static [CredentialField] {
+        &[]
+    }
+    /// Verifies (signature, timestamp, addressee) and reads a push. `keys` holds the account's
+    /// credentials and [`Upstream::push_keys`]; every failure of proof is `Error::Push`.
+    fn open_push(&self, _keys: &Credentials, _request: PushRequest<'_>) -> Result<PushEvent, Error> {
+        Err(self.not_served("pushes"))
     }
 
     /// Normalizes a list (or lookup) answer into after-sales.

@@ -22,23 +22,41 @@ export const CREDENTIALS = Object.freeze({
   wechat: { appid: "wx_e2e_appid_7c41", secret: "wxsecret-e2e-9b3f27d1c0" },
   xiaoe: { app_id: "app_e2e_xiaoe_52a8", client_id: "xopclient-e2e-4d61ae", secret_key: "xiaoesecret-e2e-e80c5b" },
   lingxing: { appId: "ak_e2e_key_0016x", appSecret: "lxsecret-e2e-31f9a6d2" }, // appId: 16 bytes, the AES key
+  wechat_channels: {
+    appid: "wx_e2e_channels_3e90",
+    secret: "chsecret-e2e-a41c7d",
+    push_token: "chpushtoken-e2e-58b2f0",
+    encoding_aes_key: "E2eChannelsAesKey0123456789abcdefghijklmnop", // 43 Base64 characters
+  },
 });
 export const CLIENT_KEYS = Object.freeze(["e2ekey-alpha-5a7c1e93f0", "e2ekey-beta-0b8d24c6e1", "e2ekey-gamma-c93e10f7a2"]);
 export const CURSOR_SECRET = "cursorsecret-e2e-6f02d9b4a1c8";
 export const ALLOWED_ORIGINS = Object.freeze(["https://console.e2e.example", "http://localhost:5173"]);
 
 /** The Worker's variables that are secrets: they reach wrangler in a 0600 env file, not in its argv. */
-const SECRET_NAMES = new Set(["WECHAT_SECRET", "XIAOE_CLIENT_ID", "XIAOE_SECRET_KEY", "LINGXING_APP_ID", "LINGXING_APP_SECRET", "CLIENT_KEYS", "CURSOR_SECRET"]);
+const SECRET_NAMES = new Set([
+  "WECHAT_SECRET",
+  "XIAOE_CLIENT_ID",
+  "XIAOE_SECRET_KEY",
+  "LINGXING_APP_ID",
+  "LINGXING_APP_SECRET",
+  "WECHAT_CHANNELS_SECRET",
+  "WECHAT_CHANNELS_PUSH_TOKEN",
+  "WECHAT_CHANNELS_AES_KEY",
+  "CLIENT_KEYS",
+  "CURSOR_SECRET",
+]);
 const START_TIMEOUT_MS = Number(process.env.E2E_START_TIMEOUT_MS ?? 900_000); // the first build can take minutes
 
 const stamp = () => new Date().toISOString().replace(/[:.]/g, "-");
 
 /**
  * Starts the simulator and the Worker. Options: `records` (per platform, Xiaoe and Lingxing),
- * `wechatOrders`, `seed`, `vars` (extra/overriding Worker vars), `name` (log file prefix).
+ * `wechatOrders`, `seed`, `vars` (extra/overriding Worker vars), `name` (log file prefix),
+ * `simulator` (more options of `startSimulator`).
  */
-export async function startStack({ records = 300, wechatOrders = 30, seed = 1, vars = {}, name = "wrangler" } = {}) {
-  const sim = await startSimulator({ records, wechatOrders, seed, credentials: structuredClone(CREDENTIALS) });
+export async function startStack({ records = 300, wechatOrders = 30, seed = 1, vars = {}, name = "wrangler", simulator = {} } = {}) {
+  const sim = await startSimulator({ records, wechatOrders, seed, credentials: structuredClone(CREDENTIALS), ...simulator });
   const tokens = watchTokens(sim);
   let worker;
   try {
@@ -52,12 +70,17 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
         XIAOE_SECRET_KEY: CREDENTIALS.xiaoe.secret_key,
         LINGXING_APP_ID: CREDENTIALS.lingxing.appId,
         LINGXING_APP_SECRET: CREDENTIALS.lingxing.appSecret,
+        WECHAT_CHANNELS_APPID: CREDENTIALS.wechat_channels.appid,
+        WECHAT_CHANNELS_SECRET: CREDENTIALS.wechat_channels.secret,
+        WECHAT_CHANNELS_PUSH_TOKEN: CREDENTIALS.wechat_channels.push_token,
+        WECHAT_CHANNELS_AES_KEY: CREDENTIALS.wechat_channels.encoding_aes_key,
         CLIENT_KEYS: CLIENT_KEYS.join(","),
         CURSOR_SECRET,
         ALLOWED_ORIGINS: ALLOWED_ORIGINS.join(","),
         WECHAT_BASE_URL: sim.url,
         XIAOE_BASE_URL: sim.url,
         LINGXING_BASE_URL: sim.url,
+        WECHAT_CHANNELS_BASE_URL: sim.url,
         SANDBOX: "false",
         ...vars,
       },
@@ -84,6 +107,9 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
         CREDENTIALS.xiaoe.secret_key,
         CREDENTIALS.lingxing.appId,
         CREDENTIALS.lingxing.appSecret,
+        CREDENTIALS.wechat_channels.secret,
+        CREDENTIALS.wechat_channels.push_token,
+        CREDENTIALS.wechat_channels.encoding_aes_key,
         CURSOR_SECRET,
         ...stack.issuedTokens(),
       ];
@@ -162,6 +188,8 @@ function watchTokens(sim) {
     for (const v of t.xiaoe.keys()) seen.add(v);
     for (const v of t.lingxing.access.keys()) seen.add(v);
     for (const v of t.lingxing.refresh.keys()) seen.add(v);
+    for (const v of t.wechat_channels.byToken.keys()) seen.add(v);
+    for (const v of Object.values(t.wechat_channels.latest)) if (v) seen.add(v);
   };
   const count = sim.simulator.count.bind(sim.simulator);
   sim.simulator.count = (counter, key) => {

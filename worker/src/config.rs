@@ -118,10 +118,39 @@ impl Config {
     }
 }
 
+impl Config {
+    /// What verifies `platform`'s pushes: its credentials and its push keys, read from the
+    /// variables even in the sandbox (a push is proven by these keys, never by sandbox ones).
+    /// Unset keys refuse every push (401), naming the variables.
+    pub fn push_credentials(&self, platform: Platform) -> Result<Credentials, ApiError> {
+        let upstream = platform.upstream();
+        let mut credentials = Credentials::new();
+        let mut missing = Vec::new();
+        for field in upstream.credentials().iter().chain(upstream.push_keys()) {
+            match self.upstream_vars.get(field.var) {
+                Some(value) => credentials = credentials.with(field.key, value.expose()),
+                None => missing.push(field.var),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ApiError::new(
+                aftersale::ErrorCode::Unauthorized,
+                format!("{platform} pushes are not accepted: this proxy has no {}", missing.join(", ")),
+            ));
+        }
+        Ok(credentials)
+    }
+}
+
 /// The variables every registered upstream reads.
 fn upstream_var_names() -> impl Iterator<Item = &'static str> {
     Platform::ALL.into_iter().flat_map(|p| {
         let upstream = p.upstream();
-        upstream.credentials().iter().map(|f| f.var).chain(core::iter::once(upstream.base_url_var()))
+        upstream
+            .credentials()
+            .iter()
+            .chain(upstream.push_keys())
+            .map(|f| f.var)
+            .chain(core::iter::once(upstream.base_url_var()))
     })
 }

@@ -11,6 +11,8 @@ mod mirror;
 mod routes;
 mod sandbox;
 mod transport;
+mod walk;
+mod webhook;
 
 pub use account_object::UpstreamAccount;
 
@@ -71,6 +73,10 @@ async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std:
     if method == Method::Options {
         // Preflight: answered without a key (the CORS headers are added by the caller).
         return Ok(Response::empty()?.with_status(204).with_headers(Headers::new()));
+    }
+    // Webhooks carry no bearer key: the upstream's signature is their proof.
+    if let ["v1", "webhooks", platform] = segments.as_slice() {
+        return webhook::handle(req, env, config, platform).await;
     }
     let known = matches!(
         segments.as_slice(),

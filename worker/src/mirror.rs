@@ -192,14 +192,17 @@ pub async fn remember(env: &Env, records: &[aftersale::AfterSale<'_>]) {
     if records.is_empty() {
         return;
     }
-    let stored = async {
-        let mirror = Mirror::open(env)?;
-        let rows = records.iter().map(MirrorRow::from_record).collect::<Result<Vec<_>, _>>()?;
-        mirror.store(&rows, None).await
-    };
-    if let Err(e) = stored.await {
+    if let Err(e) = keep(env, records).await {
         worker::console_log!("mirror: a lookup's records were not kept: {}", e.message);
     }
+}
+
+/// Keeps records in the mirror, or fails (a push must be answered with an error then, so the
+/// upstream pushes it again).
+pub async fn keep(env: &Env, records: &[aftersale::AfterSale<'_>]) -> Result<(), ApiError> {
+    let mirror = Mirror::open(env)?;
+    let rows = records.iter().map(MirrorRow::from_record).collect::<Result<Vec<_>, _>>()?;
+    mirror.store(&rows, None).await
 }
 
 /// How one platform's sync went in this invocation.

@@ -115,6 +115,9 @@ fn push_records(out: &mut String, records: &[AfterSale<'_>], count: &mut usize) 
 pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answer {
     let pairs = query_pairs(req)?;
     let (query, state) = list_query(&pairs, config)?;
+    if crate::walk::serves(&query) {
+        return crate::walk::list(env, config, query, state).await;
+    }
     config.account(query.platform)?;
     let platform = query.platform;
     let opts = options(&query);
@@ -152,6 +155,9 @@ pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answe
 pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Answer {
     let pairs = query_pairs(req)?;
     let (query, _) = list_query(&pairs, config)?;
+    if crate::walk::serves(&query) {
+        return crate::walk::export(env, config, query).await;
+    }
     config.account(query.platform)?;
     let platform = query.platform;
     let opts = options(&query);

@@ -22,6 +22,7 @@ use crate::xiaoe::{select, x_skel, XDateField, XQuery};
 mod calendar;
 mod lingxing;
 mod wechat;
+mod wechat_channels;
 mod xiaoe;
 
 /// 2025-10-09T08:53:20Z.

@@ -14,14 +14,19 @@ use serde_json::value::RawValue;
 
 use crate::error::{ParseError, UpstreamClass};
 use crate::model::time::Timestamp;
+use crate::model::DateField;
 use crate::model::{AfterSale, Buyer, Item, Kind, Platform, ReturnLogistics, Status, StatusRaw};
 use crate::parse::normalize::{self, parse_body, text, NormalizeOptions, Page, RecordCtx};
 use crate::parse::wire::{self, wire_struct, Flag, Int, List, Text};
 use crate::protocol::account::Account;
+use crate::protocol::account::Credentials;
 use crate::protocol::http::Request;
 use crate::protocol::pacing::RateLimit;
+use crate::protocol::paginate::china_midnight_s;
+pub use crate::protocol::upstream::IdPage;
 use crate::protocol::upstream::{
-    numeric_code, CredentialField, ForceRefreshLimit, ListScheme, Lookup, LookupKind, TokenAsk, TokenFetch, Upstream,
+    numeric_code, CredentialField, ForceRefreshLimit, ListPage, ListScheme, Lookup, LookupKind, Paging, PushEvent,
+    PushRequest, TokenAsk, TokenFetch, Upstream,
 };
 use crate::Error;
 
@@ -42,6 +47,27 @@ const CREDENTIALS: &[CredentialField] = &[
 /// No per-API figure is published (facts §9); the 小商店 community figures were 500–800 per
 /// 30 s. Stay under the lower one.
 const RATE_LIMIT: RateLimit = RateLimit::Window { limit: 500, window_ms: 30_000 };
+
+/// The keys that verify pushes (SPEC.md §8): the token and EncodingAESKey set in the shop's
+/// message-push settings.
+const PUSH_KEYS: &[CredentialField] = &[
+    CredentialField { key: "push_token", var: "WECHAT_CHANNELS_PUSH_TOKEN", secret: true },
+    CredentialField { key: "aes_key", var: "WECHAT_CHANNELS_AES_KEY", secret: true },
+];
+
+/// `getaftersalelist` answers ids in windows of at most 24 h: the proxy walks China-time days,
+/// oldest first, and looks each id up. Its page size is the upstream's (not settable, §4.1).
+const LIST: ListScheme = ListScheme {
+    paging: Paging::NextKey,
+    max_page_size: 100,
+    export_page_size: 100,
+    max_window_days: Some(1),
+    date_fields: &[DateField::Created, DateField::Updated],
+    records_hold_several: false,
+};
+
+/// `getaftersaleorder`'s "no such after-sale" (unknown or deleted since it was listed).
+const NOT_FOUND: &str = "10021050";
 
 /// Its lookups: one after-sale by id (`getaftersaleorder`).
 const LOOKUPS: &[LookupKind] = &[LookupKind::AfterSale];
@@ -86,9 +112,34 @@ impl Upstream for WechatChannels {
         crate::upstreams::wechat::minute_limit_wait(code, now_ms)
     }
     fn list(&self) -> Result<&'static ListScheme, &'static str> {
-        // getaftersalelist answers ids only, in 24-hour windows with next_key: the walk that
-        // fetches each listed id is not built yet.
-        Err("has no proxy list yet: look one after-sale up with /v1/aftersales/{aftersale_id}?platform=wechat_channels")
+        Ok(&LIST)
+    }
+    fn list_request(&self, account: &Account, token: &str, page: &ListPage, _now_ms: u64) -> Result<Request, Error> {
+        let field = match page.date_field {
+            DateField::Created => request::TimeField::Created,
+            DateField::Updated => request::TimeField::Updated,
+            DateField::Refunded => return Err(self.not_served("list by refund time")),
+        };
+        // The builder refuses anything over 24 h: such a window would be a bug of the walk.
+        request::ChannelsAfterSaleList {
+            field,
+            begin_s: china_midnight_s(page.from),
+            end_s: china_midnight_s(page.to),
+            next_key: page.next_key.clone(),
+        }
+        .to_request(&account.base_url, token)
+    }
+    fn parse_ids<'a>(&self, body: &'a str) -> Result<IdPage<'a>, Error> {
+        parse_list(body)
+    }
+    fn is_gone(&self, upstream_code: &str) -> bool {
+        upstream_code.trim() == NOT_FOUND
+    }
+    fn push_keys(&self) -> &'static [CredentialField] {
+        PUSH_KEYS
+    }
+    fn open_push(&self, keys: &Credentials, request: PushRequest<'_>) -> Result<PushEvent, Error> {
+        push::open_request(keys.get("push_token")?, keys.get("aes_key")?, keys.get("appid")?, request)
     }
     fn lookups(&self) -> &'static [LookupKind] {
         LOOKUPS
@@ -180,27 +231,6 @@ wire_struct! {
         after_sale_order_id_list: List<Text<'a>>,
         has_more: Flag,
         next_key: Text<'a>,
-    }
-}
-
-/// One page of after-sale ids.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdPage<'a> {
-    pub ids: Vec<Cow<'a, str>>,
-    /// The cursor for the next page; `None` when the upstream gave none or an empty one.
-    pub next_key: Option<Cow<'a, str>>,
-    /// Whether to ask again: `has_more`, and only with a `next_key` to ask with (the facts
-    /// document advises stopping on an empty key too).
-    pub has_more: bool,
-}
-
-impl IdPage<'_> {
-    pub fn into_owned(self) -> IdPage<'static> {
-        IdPage {
-            ids: self.ids.into_iter().map(|c| Cow::Owned(c.into_owned())).collect(),
-            next_key: self.next_key.map(|c| Cow::Owned(c.into_owned())),
-            has_more: self.has_more,
-        }
     }
 }
 

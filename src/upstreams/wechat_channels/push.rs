@@ -18,6 +18,7 @@ use sha1::{Digest, Sha1};
 
 use crate::error::PushError;
 use crate::parse::wire::{self, wire_struct, Text};
+use crate::protocol::upstream::{PushEvent, PushRequest, PUSH_MAX_SKEW_S};
 use crate::Error;
 
 type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
@@ -65,6 +66,79 @@ pub fn open(
         return Err(PushError::Signature.into());
     }
     decrypt(&key, appid, &encrypt)
+}
+
+wire_struct! {
+    /// The decrypted message (§10.8): only what the proxy acts on.
+    pub struct PushMessage<'a> {
+        event: Text<'a>,
+        finder_shop_aftersale_status_update: PushAfterSale<'a>,
+    }
+}
+
+wire_struct! {
+    /// `finder_shop_aftersale_status_update`: the after-sale that changed and its new status.
+    pub struct PushAfterSale<'a> {
+        after_sale_order_id: Text<'a>,
+        status: Text<'a>,
+    }
+}
+
+/// The event of an after-sale's change, the one the proxy fetches on.
+pub const AFTERSALE_UPDATE: &str = "channels_ec_aftersale_update";
+
+/// A whole push request, URL check (`GET`) or message (`POST`): the timestamp is checked
+/// against `now` first (more than five minutes away is refused as a replay), then the
+/// signature, then the ciphertext and its addressee. Every refusal is a [`PushError`].
+pub fn open_request(
+    token: &str,
+    encoding_aes_key: &str,
+    appid: &str,
+    request: PushRequest<'_>,
+) -> Result<PushEvent, Error> {
+    let param = |name: &'static str| {
+        request
+            .query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or(PushError::Missing { parameter: name })
+    };
+    let timestamp = param("timestamp")?;
+    let sent: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| PushError::Timestamp { reason: alloc::format!("{timestamp:?} is not unix seconds") })?;
+    let skew = sent.saturating_sub(request.now_unix_s);
+    if skew.unsigned_abs() > PUSH_MAX_SKEW_S.unsigned_abs() {
+        return Err(PushError::Timestamp {
+            reason: alloc::format!("is {} s from now; at most {PUSH_MAX_SKEW_S} s is accepted", skew.unsigned_abs()),
+        }
+        .into());
+    }
+    let nonce = param("nonce")?;
+    if !request.method_is_post {
+        let echostr = check_url(token, timestamp, nonce, param("signature")?, param("echostr")?)?;
+        return Ok(PushEvent::UrlCheck { echostr: String::from(echostr) });
+    }
+    let text = open(token, encoding_aes_key, appid, timestamp, nonce, param("msg_signature")?, request.body)?;
+    // Proven to be WeChat's from here on: a message we cannot read is acknowledged as "other"
+    // rather than refused, so WeChat does not retry it for ever.
+    let Ok(message) = serde_json::from_str::<PushMessage<'_>>(&text) else {
+        return Ok(PushEvent::Other { event: String::from("(unreadable message)") });
+    };
+    let event = message.event.map(|t| t.0.into_owned()).unwrap_or_default();
+    match message.finder_shop_aftersale_status_update {
+        Some(update) if event == AFTERSALE_UPDATE => {
+            match update.after_sale_order_id.map(|t| t.0.into_owned()).filter(|id| !id.is_empty()) {
+                Some(aftersale_id) => {
+                    Ok(PushEvent::AfterSaleChanged { aftersale_id, status: update.status.map(|t| t.0.into_owned()) })
+                }
+                None => Ok(PushEvent::Other { event }),
+            }
+        }
+        _ => Ok(PushEvent::Other { event }),
+    }
 }
 
 /// WeChat's URL check (`GET ?signature&timestamp&nonce&echostr`): when `signature` is
@@ -434,5 +508,77 @@ mod tests {
         assert!(aes_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB").is_ok());
         assert_eq!(aes_key(KEY).unwrap(), [0u8; 32]);
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+    }
+
+    fn request<'q>(post: bool, query: &'q [(String, String)], body: &'q str, now: i64) -> PushRequest<'q> {
+        PushRequest { method_is_post: post, query, body, now_unix_s: now }
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(k, v)| (String::from(*k), String::from(*v))).collect()
+    }
+
+    #[test]
+    fn whole_requests_check_the_clock_then_the_proof() {
+        let now: i64 = TIMESTAMP.parse().unwrap();
+        let q = pairs(&[("timestamp", TIMESTAMP), ("nonce", NONCE), ("msg_signature", MSG_SIGNATURE)]);
+        let b = body(ENCRYPT);
+        // The vector's message is another event: verified, acknowledged, nothing to fetch.
+        assert_eq!(
+            open_request(TOKEN, KEY, APPID, request(true, &q, &b, now + 299)),
+            Ok(PushEvent::Other { event: "debug_demo".into() })
+        );
+        for skewed in [now + 301, now - 301] {
+            let e = open_request(TOKEN, KEY, APPID, request(true, &q, &b, skewed)).unwrap_err();
+            assert!(matches!(&e, Error::Push(PushError::Timestamp { .. })), "{e:?}");
+            assert_eq!(e.code(), crate::ErrorCode::Unauthorized);
+        }
+        let e = open_request(TOKEN, KEY, "wx_other", request(true, &q, &b, now)).unwrap_err();
+        assert_eq!(e, Error::Push(PushError::AppId));
+        let q = pairs(&[("timestamp", TIMESTAMP), ("nonce", NONCE)]);
+        let e = open_request(TOKEN, KEY, APPID, request(true, &q, &b, now)).unwrap_err();
+        assert_eq!(e, Error::Push(PushError::Missing { parameter: "msg_signature" }));
+        let q = pairs(&[("timestamp", "soon"), ("nonce", NONCE)]);
+        assert!(matches!(
+            open_request(TOKEN, KEY, APPID, request(true, &q, &b, now)),
+            Err(Error::Push(PushError::Timestamp { .. }))
+        ));
+    }
+
+    #[test]
+    fn an_aftersale_update_names_the_id_digit_for_digit() {
+        let now = 1_700_000_000i64;
+        let ts = format!("{now}");
+        let message = r#"{"ToUserName":"gh_1","FromUserName":"o1","CreateTime":1700000000,"MsgType":"event","Event":"channels_ec_aftersale_update","finder_shop_aftersale_status_update":{"status":"USER_WAIT_RETURN","after_sale_order_id":9007199254740993123,"order_id":"1"}}"#;
+        let sealed = seal(TOKEN, KEY, APPID, &ts, "n", &[7; 16], message).unwrap();
+        let q = pairs(&[("timestamp", &ts), ("nonce", "n"), ("msg_signature", &sealed.msg_signature)]);
+        let b = sealed.body("gh_1");
+        assert_eq!(
+            open_request(TOKEN, KEY, APPID, request(true, &q, &b, now)),
+            Ok(PushEvent::AfterSaleChanged {
+                aftersale_id: "9007199254740993123".into(), // beyond 2^53, kept exact
+                status: Some("USER_WAIT_RETURN".into())
+            })
+        );
+    }
+
+    #[test]
+    fn the_url_check_answers_echostr_only_when_signed_and_fresh() {
+        // The vector of §10.2.
+        let q = pairs(&[
+            ("signature", "f464b24fc39322e44b38aa78f5edd27bd1441696"),
+            ("timestamp", "1714036504"),
+            ("nonce", "1514711492"),
+            ("echostr", "4375120948345356249"),
+        ]);
+        assert_eq!(
+            open_request("AAAAA", KEY, APPID, request(false, &q, "", 1714036504)),
+            Ok(PushEvent::UrlCheck { echostr: "4375120948345356249".into() })
+        );
+        assert_eq!(
+            open_request("AAAAB", KEY, APPID, request(false, &q, "", 1714036504)),
+            Err(Error::Push(PushError::Signature))
+        );
+        assert!(open_request("AAAAA", KEY, APPID, request(false, &q, "", 1714036504 + 3600)).is_err());
     }
 }
