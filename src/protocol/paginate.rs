@@ -50,11 +50,13 @@ impl PagerState {
     /// Checks a state that came from outside (a cursor): every field within what a pagination
     /// can reach, so a forged or corrupted state is an error, never a panic or an absurd call.
     pub fn check(&self, windows: usize) -> Result<(), Error> {
-        let bad = |why: &str| Err(Error::invalid_request("cursor", alloc::format!("holds an impossible position: {why}")));
+        let bad =
+            |why: &str| Err(Error::invalid_request("cursor", alloc::format!("holds an impossible position: {why}")));
         if self.window as usize > windows {
             return bad("window beyond the query's range");
         }
-        if self.offset > MAX_POSITION || self.known_total.is_some_and(|t| t > MAX_POSITION) || self.grown > MAX_POSITION {
+        if self.offset > MAX_POSITION || self.known_total.is_some_and(|t| t > MAX_POSITION) || self.grown > MAX_POSITION
+        {
             return bad("offset, total or growth too large");
         }
         if self.catch_up.is_some_and(|c| c > self.grown) {

@@ -66,7 +66,9 @@ impl ListQuery {
             if seen.contains(&key) {
                 return Err(Error::invalid_request(
                     "query",
-                    format!("parameter {key:?} is given more than once; give it once (status takes a comma-separated list)"),
+                    format!(
+                        "parameter {key:?} is given more than once; give it once (status takes a comma-separated list)"
+                    ),
                 ));
             }
             seen.push(key);
@@ -193,9 +195,10 @@ impl ListQuery {
     pub fn matches(&self, record: &AfterSale<'_>) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&record.status))
             && self.kind.is_none_or(|k| k == record.kind)
-            && self.order_id.as_deref().is_none_or(|o| {
-                record.order_id.as_deref() == Some(o) || record.out_order_id.as_deref() == Some(o)
-            })
+            && self
+                .order_id
+                .as_deref()
+                .is_none_or(|o| record.order_id.as_deref() == Some(o) || record.out_order_id.as_deref() == Some(o))
     }
 
     /// Whether the query filters after the upstream, so that the upstream's total over-counts.

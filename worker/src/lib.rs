@@ -7,41 +7,49 @@ mod access;
 mod account_object;
 mod api_error;
 mod config;
+mod quota;
 mod routes;
 mod sandbox;
+mod scope;
+mod session;
+mod storefront;
 mod transport;
 
 pub use account_object::UpstreamAccount;
+pub use quota::CallerQuota;
 
-use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
+use worker::{event, Context, Env, Headers, Request, Response, Result};
 
-use crate::api_error::ApiError;
+use crate::api_error::{Allow, ApiError};
 use crate::config::Config;
+use crate::quota::QuotaConfig;
+use crate::scope::Route;
+use crate::session::SessionConfig;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = Config::from_env(&env);
-    let method = req.method();
+    let method = req.inner().method();
     let path = req.path();
     let origin = match access::check_origin(&req, &config) {
         Ok(o) => o,
         // A foreign origin gets an error and no CORS grant, so its page cannot read even that.
         Err(e) => return e.to_response(),
     };
-    let mut response = match dispatch(&req, &env, &config, &path).await {
+    let mut response = match dispatch(req, &env, &config, &path).await {
         Ok(r) => r,
         Err(e) => e.to_response()?,
     };
     if let Some(origin) = origin {
         let headers = response.headers_mut();
-        if method == Method::Options {
+        if method == "OPTIONS" {
             access::preflight_headers(headers, &origin)?;
         } else {
             access::cors_headers(headers, &origin)?;
         }
     }
     // One line a request; the path carries no secret (keys and tokens travel in headers/bodies).
-    worker::console_log!("{} {} {}", method.as_ref(), path, response.status_code());
+    worker::console_log!("{} {} {}", method, path, response.status_code());
     Ok(response)
 }
 
@@ -51,47 +59,108 @@ fn decode_segment(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
-async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std::result::Result<Response, ApiError> {
+/// The methods a route answers.
+fn allowed_methods(route: Route) -> Allow {
+    match route {
+        Route::MintSession | Route::Login => Allow::Post,
+        _ => Allow::Read,
+    }
+}
+
+async fn dispatch(req: Request, env: &Env, config: &Config, path: &str) -> std::result::Result<Response, ApiError> {
     let segments: Vec<String> =
         path.trim_matches('/').split('/').filter(|s| !s.is_empty()).map(decode_segment).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let method = req.method();
-    if method == Method::Options {
+    // The method as sent: the runtime's enum reads methods it does not know (PROPFIND) as GET.
+    let method = req.inner().method().to_ascii_uppercase();
+    let route = match segments.as_slice() {
+        ["healthz"] | ["v1", "sandbox", "orders"] => Route::Health,
+        ["v1", "aftersales"] | ["v1", "aftersales", "export"] => Route::MerchantWide,
+        ["v1", "aftersales", _] | ["v1", "orders", _] | ["v1", "orders", _, "aftersales"] => Route::Lookup,
+        ["v1", "me", "aftersales"] => Route::Me,
+        ["v1", "sessions"] => Route::MintSession,
+        ["v1", "sessions", kind] if storefront::is_login_kind(kind) => Route::Login,
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no route {path}; see /healthz, /v1/aftersales, /v1/aftersales/export, /v1/orders/{{order_id}}, /v1/me/aftersales, /v1/sessions"
+            )))
+        }
+    };
+    if method == "OPTIONS" {
         // Preflight: answered without a key (the CORS headers are added by the caller).
         return Ok(Response::empty()?.with_status(204).with_headers(Headers::new()));
     }
-    let known = matches!(
-        segments.as_slice(),
-        ["healthz"]
-            | ["v1", "aftersales"]
-            | ["v1", "aftersales", "export"]
-            | ["v1", "aftersales", _]
-            | ["v1", "orders", _]
-            | ["v1", "orders", _, "aftersales"]
-            | ["v1", "sandbox", "orders"]
-    );
-    if !known {
-        return Err(ApiError::not_found(format!(
-            "no route {path}; see /healthz, /v1/aftersales, /v1/aftersales/export, /v1/orders/{{order_id}}"
-        )));
-    }
-    if method != Method::Get && method != Method::Head {
-        return Err(ApiError::new(
-            aftersale::ErrorCode::NotFound,
-            format!("{path} answers GET only, not {}", method.as_ref()),
+    let allowed = allowed_methods(route);
+    if !allowed.header().split(", ").any(|m| m == method) {
+        return Err(ApiError::method_not_allowed(
+            format!("{path} answers {}, not {method}", allowed.header()),
+            allowed,
         ));
     }
-    if segments != ["healthz"] {
-        access::authorize(req, config)?;
+    // One value per parameter on every route: a repeated one is ambiguous, so it is refused.
+    let url = req.url()?;
+    let mut seen: Vec<String> = Vec::new();
+    for (k, _) in url.query_pairs() {
+        if seen.iter().any(|s| *s == k) {
+            return Err(ApiError::invalid_request(&k, "is given more than once; give it once"));
+        }
+        seen.push(k.into_owned());
+    }
+    let sessions = SessionConfig::from_env(env, config.sandbox);
+    match route {
+        Route::Health => {
+            return match segments.as_slice() {
+                ["healthz"] => routes::health(config),
+                _ => {
+                    // The sandbox's example orders name every buyer: merchant-only.
+                    authorize(&req, env, config, &sessions)?.allow_route(Route::MerchantWide)?;
+                    routes::sandbox_orders(config)
+                }
+            };
+        }
+        Route::Login => {
+            // No key: a mini program has none. Counted per client address instead.
+            let quotas = QuotaConfig::from_env(env)?;
+            let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| String::from("local"));
+            let anonymous = scope::Caller::Session(session::Session {
+                platform: aftersale::Platform::ALL[0],
+                buyer: session::BuyerId::UserId(format!("login-from-{ip}")),
+                expires_at_s: 0,
+            });
+            quota::charge_caller(env, &quotas, &anonymous).await?;
+            let [_, _, kind] = segments.as_slice() else { return Err(ApiError::not_found(path.to_string())) };
+            let kind = kind.to_string();
+            return storefront::login(req, config, &sessions, &kind).await;
+        }
+        _ => {}
+    }
+    let caller = authorize(&req, env, config, &sessions)?;
+    caller.allow_route(route)?;
+    let quotas = QuotaConfig::from_env(env)?;
+    // Both quotas are taken before any upstream call is spent.
+    quota::charge_caller(env, &quotas, &caller).await?;
+    if let (Route::Lookup, Some(s)) = (route, caller.session()) {
+        quota::charge_share(env, config, &quotas, &caller, s.platform, 1).await?;
     }
     match segments.as_slice() {
-        ["healthz"] => routes::health(config),
-        ["v1", "aftersales"] => routes::list_aftersales(req, env, config).await,
-        ["v1", "aftersales", "export"] => routes::export_aftersales(req, env, config).await,
-        ["v1", "aftersales", aftersale_id] => routes::aftersale(req, env, config, aftersale_id).await,
-        ["v1", "orders", order_id, "aftersales"] => routes::order_aftersales(req, env, config, order_id).await,
-        ["v1", "orders", order_id] => routes::order(req, env, config, order_id).await,
-        ["v1", "sandbox", "orders"] => routes::sandbox_orders(config),
+        ["v1", "sessions"] => storefront::mint(req, &sessions).await,
+        ["v1", "me", "aftersales"] => storefront::my_aftersales(&req, env, config, &sessions, &quotas, &caller).await,
+        ["v1", "aftersales"] => routes::list_aftersales(&req, env, config).await,
+        ["v1", "aftersales", "export"] => routes::export_aftersales(&req, env, config).await,
+        ["v1", "aftersales", aftersale_id] => routes::aftersale(&req, env, config, &caller, aftersale_id).await,
+        ["v1", "orders", order_id, "aftersales"] => {
+            routes::order_aftersales(&req, env, config, &caller, order_id).await
+        }
+        ["v1", "orders", order_id] => routes::order(&req, env, config, &caller, order_id).await,
         _ => Err(ApiError::not_found(format!("no route {path}"))),
     }
+}
+
+fn authorize(
+    req: &Request,
+    _env: &Env,
+    config: &Config,
+    sessions: &SessionConfig,
+) -> std::result::Result<scope::Caller, ApiError> {
+    access::authorize(req, config, sessions, storefront::now_s())
 }

@@ -158,6 +158,14 @@ wire_struct! {
 /// invalid or already used; 45011: too many sign-ins; 40226: a high-risk user).
 pub fn parse_login(platform: Platform, body: &str) -> Result<alloc::string::String, Error> {
     let answer = normalize::parse_body::<LoginAnswer<'_>>(platform, body)?;
+    // The buyer's code is the caller's input: a refused one is the caller's error, not the
+    // upstream's (40029 invalid or expired, 40163 already used).
+    if let Some(Int(40029 | 40163)) = answer.errcode {
+        return Err(Error::invalid_request(
+            "code",
+            "was refused: invalid, expired or already used; call wx.login() again",
+        ));
+    }
     check_status(platform, answer.errcode, answer.errmsg)?;
     match answer.openid {
         Some(o) if !o.0.trim().is_empty() => Ok(alloc::string::String::from(o.0.trim())),
