@@ -28,7 +28,7 @@ export const CURSOR_SECRET = "cursorsecret-e2e-6f02d9b4a1c8";
 export const ALLOWED_ORIGINS = Object.freeze(["https://console.e2e.example", "http://localhost:5173"]);
 
 /** The Worker's variables that are secrets: they reach wrangler in a 0600 env file, not in its argv. */
-const SECRET_NAMES = new Set(["WECHAT_SECRET", "XIAOE_CLIENT_ID", "XIAOE_SECRET_KEY", "LINGXING_APP_ID", "LINGXING_APP_SECRET", "CLIENT_KEYS", "CURSOR_SECRET"]);
+const SECRET_NAMES = new Set(["WECHAT_SECRET", "XIAOE_CLIENT_ID", "XIAOE_SECRET_KEY", "LINGXING_APP_ID", "LINGXING_APP_SECRET", "CLIENT_KEYS", "CURSOR_SECRET", "SESSION_SECRET"]);
 const START_TIMEOUT_MS = Number(process.env.E2E_START_TIMEOUT_MS ?? 900_000); // the first build can take minutes
 
 const stamp = () => new Date().toISOString().replace(/[:.]/g, "-");
