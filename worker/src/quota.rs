@@ -7,9 +7,10 @@
 //!
 //! Beyond either: 429 `rate_limited` with `Retry-After`. Each bucket lives in one `CallerQuota`
 //! Durable Object (named by the bucket), so every isolate counts against the same one. Chosen
-//! over the Workers Rate Limiting binding: that binding counts per Cloudflare location, with
-//! fixed periods of 10 or 60 s and a limit fixed in wrangler.toml, while the storefront share is
-//! a fraction of a limit each upstream description gives.
+//! over the Workers Rate Limiting binding (which local wrangler does simulate): it answers only
+//! yes or no, with no time to put in `Retry-After`; it counts in fixed 10 or 60 s windows, per
+//! Cloudflare location in production; and the storefront share is a fraction of each upstream
+//! description's limit, not one number in wrangler.toml.
 
 use std::cell::RefCell;
 
@@ -133,17 +134,26 @@ async fn draw(env: &Env, name: &str, bucket: Bucket, what: &str) -> Result<(), A
     }
 }
 
-/// One token bucket. Its state lives in memory: an evicted object starts full again, which
-/// errs toward letting a caller through, never toward refusing the back office.
+/// One token bucket. Its state is written to the object's storage on every draw: an object
+/// idle for a few seconds is evicted from memory, and a bucket that came back full each time
+/// would let a patient caller through at many times its quota.
 #[durable_object]
 pub struct CallerQuota {
-    _state: State,
+    state: State,
     bucket: RefCell<Option<(f64, u64)>>,
+}
+
+const BUCKET_KEY: &str = "bucket";
+
+#[derive(Serialize, Deserialize)]
+struct SavedBucket {
+    tokens: f64,
+    at_ms: u64,
 }
 
 impl DurableObject for CallerQuota {
     fn new(state: State, _env: Env) -> Self {
-        CallerQuota { _state: state, bucket: RefCell::new(None) }
+        CallerQuota { state, bucket: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -151,8 +161,22 @@ impl DurableObject for CallerQuota {
             Ok(b) => b,
             Err(e) => return ApiError::internal(format!("bad quota message: {e}")).to_response(),
         };
+        if self.bucket.borrow().is_none() {
+            if let Ok(Some(saved)) = self.state.storage().get::<SavedBucket>(BUCKET_KEY).await {
+                // Another draw may have filled it while storage was read: that one is newer.
+                self.bucket.borrow_mut().get_or_insert((saved.tokens, saved.at_ms));
+            }
+        }
         let now = worker::Date::now().as_millis();
-        let verdict = take(&mut self.bucket.borrow_mut(), bucket, now);
+        let (verdict, saved) = {
+            let mut guard = self.bucket.borrow_mut();
+            let verdict = take(&mut guard, bucket, now);
+            (verdict, guard.map(|(tokens, at_ms)| SavedBucket { tokens, at_ms }))
+        };
+        if let Some(saved) = saved {
+            // The object's input gate holds other draws until this write is done.
+            self.state.storage().put(BUCKET_KEY, saved).await?;
+        }
         Response::from_json(&verdict)
     }
 }
