@@ -4,8 +4,9 @@
 //! [`Caller::buyer_filter`], [`Caller::check_records`] and [`Caller::check_order`].
 //!
 //! A session reads only its own buyer's records on its own platform: a query naming another
-//! buyer, a record of another buyer, or another platform is 403 `forbidden` (not an empty
-//! answer, so a probing storefront learns nothing by sweeping ids). Records read with a session
+//! buyer or a record of another buyer is 403 `forbidden` (not an empty
+//! answer, so a probing storefront learns nothing by sweeping ids); on another platform a session
+//! is no credential (401). Records read with a session
 //! leave out the merchant-only fields of the model: `merchant_note` and `raw` (the upstream
 //! record as it came, with every field the merchant sees); `include_raw=true` is refused.
 
@@ -79,12 +80,13 @@ impl Caller {
         }
     }
 
-    /// A session reads its own platform only.
+    /// A session reads its own platform only; on another it is no credential at all (401).
     pub fn check_platform(&self, platform: Platform) -> Result<(), ApiError> {
         match self.session() {
-            Some(s) if s.platform != platform => {
-                Err(forbidden(format!("this session is for platform {}, not {platform}", s.platform)))
-            }
+            Some(s) if s.platform != platform => Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                format!("this session is for platform {}, not {platform}", s.platform),
+            )),
             _ => Ok(()),
         }
     }
@@ -169,7 +171,10 @@ pub fn buyer_field<'b>(buyer: &'b Buyer<'_>, field: &str) -> Option<&'b str> {
 
 fn check_owner(s: &Session, platform: Platform, buyer: &Buyer<'_>, vouched: bool, what: &str) -> Result<(), ApiError> {
     if platform != s.platform {
-        return Err(forbidden(format!("this session is for platform {}, not {platform}", s.platform)));
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            format!("this session is for platform {}, not {platform}", s.platform),
+        ));
     }
     match owns(&s.buyer, buyer) {
         Some(true) => Ok(()),
