@@ -189,3 +189,37 @@ fn the_issue_s_forged_states_are_refused() {
     let ancient = ListQuery::new(Platform::Xiaoe, Date::parse("0000-01-01").unwrap(), from);
     assert!(ancient.validate().is_err(), "year 0 is refused before any upstream call");
 }
+
+/// `order_id` is sent upstream and checked again: an upstream that ignores it hands back other
+/// orders' records, which the pager must not deliver (issue 13: "order_id= that matches nothing
+/// returned other buyers' records").
+#[test]
+fn an_ignored_order_filter_is_applied_to_what_comes_back() {
+    let from = Date::parse("2023-03-01").unwrap();
+    let mut q = ListQuery::new(Platform::Xiaoe, from, from.add_days(7));
+    q.order_id = Some(String::from("o3"));
+    let mut pager = Pager::new(q).unwrap();
+    let page = Page {
+        records: (0..14).map(record).collect(),
+        total: Some(14),
+        upstream_count: 14,
+        upstream_index: Vec::new(),
+    };
+    let got = pager.handle_page(page);
+    assert!(!got.is_empty());
+    assert!(
+        got.iter().all(|r| r.order_id.as_deref() == Some("o3")),
+        "{:?}",
+        got.iter().map(|r| &r.order_id).collect::<Vec<_>>()
+    );
+    let mut none = ListQuery::new(Platform::Xiaoe, from, from.add_days(7));
+    none.order_id = Some(String::from("o_matches_nothing"));
+    let mut pager = Pager::new(none).unwrap();
+    let page = Page {
+        records: (0..14).map(record).collect(),
+        total: Some(14),
+        upstream_count: 14,
+        upstream_index: Vec::new(),
+    };
+    assert!(pager.handle_page(page).is_empty());
+}
