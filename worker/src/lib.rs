@@ -113,7 +113,8 @@ async fn dispatch(req: Request, env: &Env, config: &Config, path: &str) -> std::
                 ["healthz"] => routes::health(config),
                 _ => {
                     // The sandbox's example orders name every buyer: merchant-only.
-                    authorize(&req, env, config, &sessions)?.allow_route(Route::MerchantWide)?;
+                    access::authorize(&req, config, &sessions, storefront::now_s())?
+                        .allow_route(Route::MerchantWide)?;
                     routes::sandbox_orders(config)
                 }
             };
@@ -121,20 +122,15 @@ async fn dispatch(req: Request, env: &Env, config: &Config, path: &str) -> std::
         Route::Login => {
             // No key: a mini program has none. Counted per client address instead.
             let quotas = QuotaConfig::from_env(env)?;
-            let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| String::from("local"));
-            let anonymous = scope::Caller::Session(session::Session {
-                platform: aftersale::Platform::ALL[0],
-                buyer: session::BuyerId::UserId(format!("login-from-{ip}")),
-                expires_at_s: 0,
-            });
-            quota::charge_caller(env, &quotas, &anonymous).await?;
+            let address = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| String::from("local"));
+            quota::charge_login(env, &quotas, &address).await?;
             let [_, _, kind] = segments.as_slice() else { return Err(ApiError::not_found(path.to_string())) };
             let kind = kind.to_string();
             return storefront::login(req, config, &sessions, &kind).await;
         }
         _ => {}
     }
-    let caller = authorize(&req, env, config, &sessions)?;
+    let caller = access::authorize(&req, config, &sessions, storefront::now_s())?;
     caller.allow_route(route)?;
     let quotas = QuotaConfig::from_env(env)?;
     // Both quotas are taken before any upstream call is spent.
@@ -154,13 +150,4 @@ async fn dispatch(req: Request, env: &Env, config: &Config, path: &str) -> std::
         ["v1", "orders", order_id] => routes::order(&req, env, config, &caller, order_id).await,
         _ => Err(ApiError::not_found(format!("no route {path}"))),
     }
-}
-
-fn authorize(
-    req: &Request,
-    _env: &Env,
-    config: &Config,
-    sessions: &SessionConfig,
-) -> std::result::Result<scope::Caller, ApiError> {
-    access::authorize(req, config, sessions, storefront::now_s())
 }

@@ -85,6 +85,14 @@ pub async fn charge_caller(env: &Env, quota: &QuotaConfig, caller: &Caller) -> R
     draw(env, &format!("caller:{}", caller.quota_key()), bucket, "this caller's quota (CALLER_QUOTA_PER_MIN)").await
 }
 
+/// Takes one sign-in from the bucket of the client address (the login route has no caller yet;
+/// it gets the sessions' quota).
+pub async fn charge_login(env: &Env, quota: &QuotaConfig, address: &str) -> Result<(), ApiError> {
+    let per_min = quota.per_min.unwrap_or(DEFAULT_SESSION_QUOTA_PER_MIN);
+    let bucket = Bucket { capacity: f64::from(per_min), refill_per_ms: f64::from(per_min) / 60_000.0, cost: 1.0 };
+    draw(env, &format!("login:{address}"), bucket, "this address's sign-in quota (CALLER_QUOTA_PER_MIN)").await
+}
+
 /// For a session, takes `calls` upstream calls from the storefront share of the account
 /// serving `platform`; secret keys are not counted against it (the share is kept for them).
 pub async fn charge_share(
