@@ -10,14 +10,36 @@ export SANDBOX="${SANDBOX:-true}"
 export WORKER_FEATURES="${WORKER_FEATURES:-sandbox}"
 
 names=(WECHAT_APPID WECHAT_SECRET XIAOE_APP_ID XIAOE_CLIENT_ID XIAOE_SECRET_KEY LINGXING_APP_ID
-  LINGXING_APP_SECRET CLIENT_KEYS CURSOR_SECRET ALLOWED_ORIGINS WECHAT_BASE_URL XIAOE_BASE_URL
-  LINGXING_BASE_URL SANDBOX)
-vars=()
+  LINGXING_APP_SECRET CLIENT_KEYS CURSOR_SECRET SESSION_SECRET ALLOWED_ORIGINS
+  ALLOW_SECRET_KEYS_FROM_BROWSERS CALLER_QUOTA_PER_MIN STOREFRONT_SHARE WECHAT_BASE_URL
+  XIAOE_BASE_URL LINGXING_BASE_URL SANDBOX)
+# Every variable goes to wrangler in an env file only this user can read, removed on exit, never
+# on the command line (where `ps` shows it to every user of the machine).
+private="$(mktemp -d "${TMPDIR:-/tmp}/aftersale-dev.XXXXXX")"
+chmod 700 "$private"
+trap 'rm -rf "$private"' EXIT
+env_file="$private/vars.env"
+(umask 077 && : >"$env_file")
 for name in "${names[@]}"; do
-  if [ -n "${!name:-}" ]; then
-    vars+=(--var "$name:${!name}")
+  value="${!name:-}"
+  if [ -n "$value" ]; then
+    case "$value" in
+      *$'\n'*) echo "aftersale: $name holds a line break; env files cannot carry it" >&2; exit 1 ;;
+    esac
+    # Single-quoted, which dotenv reads literally; a value holding a single quote is refused
+    # rather than mangled.
+    case "$value" in
+      *"'"*) echo "aftersale: $name holds a single quote; set it in .dev.vars instead" >&2; exit 1 ;;
+    esac
+    printf "%s='%s'\n" "$name" "$value" >>"$env_file"
   fi
 done
+# wrangler copies every message it prints or logs at debug level into a log file
+# (~/.config/.wrangler/logs by default), outbound request URLs included, and Xiaoe's token
+# endpoint takes its credentials in the query string. Its log goes to a file that is /dev/null.
+mkdir -p "$private/logs"
+ln -s /dev/null "$private/logs/wrangler.log"
+export WRANGLER_LOG_PATH="$private/logs/wrangler.log"
 
 echo "aftersale: building the Worker and the console (first build takes a few minutes)..."
 scripts/build-worker.sh
@@ -37,7 +59,12 @@ if [ "$SANDBOX" = "true" ]; then
 fi
 echo "aftersale: stop with Ctrl-C."
 echo
-# exec: wrangler itself receives Ctrl-C's SIGINT and shuts workerd down cleanly.
+# Not exec: the trap removes the env file once wrangler exits (Ctrl-C reaches wrangler too, as
+# part of the foreground process group, and it shuts workerd down cleanly).
 # The build already ran; wrangler's [build] step re-runs it incrementally (seconds).
+# With --env-file wrangler reads no .dev.vars of its own: pass it first, so the environment's
+# values (the last file) win over it.
+files=()
+if [ -f .dev.vars ]; then files+=(--env-file .dev.vars); fi
 # --test-scheduled: GET /__scheduled runs the sync's Cron Trigger at once.
-exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --test-scheduled "${vars[@]}"
+node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --test-scheduled "${files[@]}" --env-file "$env_file"

@@ -187,6 +187,7 @@ pub fn answer(request: &Request, now_ms: u64) -> Response {
         Some(Endpoint::WechatStableToken) => wechat::token(&ctx, true),
         Some(Endpoint::WechatShopAfterSales) => wechat::shop_aftersales(&ctx),
         Some(Endpoint::WechatStoreOrder) => wechat::store_order(&ctx),
+        Some(Endpoint::WechatLogin) => wechat::jscode2session(&ctx),
         Some(Endpoint::XiaoeToken) => xiaoe::token(&ctx),
         Some(Endpoint::XiaoeList) => xiaoe::list(&ctx),
         Some(Endpoint::LingxingToken) => lingxing::token(&ctx, false),
@@ -225,6 +226,7 @@ enum Endpoint {
     WechatStableToken,
     WechatShopAfterSales,
     WechatStoreOrder,
+    WechatLogin,
     XiaoeToken,
     XiaoeList,
     LingxingToken,
@@ -245,6 +247,7 @@ const ROUTES: &[(&str, Endpoint)] = &[
     ("/cgi-bin/stable_token", Endpoint::WechatStableToken),
     ("/shop/aftersale/get", Endpoint::WechatShopAfterSales),
     ("/product/order/get", Endpoint::WechatStoreOrder),
+    ("/sns/jscode2session", Endpoint::WechatLogin),
     ("/cgi-bin/token", Endpoint::WechatToken),
     ("/token", Endpoint::XiaoeToken),
 ];

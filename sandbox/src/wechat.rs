@@ -61,6 +61,50 @@ pub(crate) fn token(ctx: &Ctx<'_>, stable: bool) -> Response {
     ok(&Token { access_token, expires_in: 7200 })
 }
 
+#[derive(Serialize)]
+struct Login {
+    openid: String,
+    session_key: String,
+}
+
+/// The login code the sandbox accepts for one of its buyers: `sandbox-` and the buyer's openid
+/// (a real `wx.login()` code is opaque and single-use; the sandbox has no mini program to
+/// issue one, so a storefront example signs a sandbox buyer in by naming them).
+pub const SANDBOX_LOGIN_PREFIX: &str = "sandbox-";
+
+/// `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code`: the buyer's
+/// openid (and a session key the proxy drops), or 40029 for a code naming no sandbox buyer.
+pub(crate) fn jscode2session(ctx: &Ctx<'_>) -> Response {
+    if ctx.is_post() {
+        return error(43001, "require GET method");
+    }
+    let (appid, secret) = (ctx.param("appid").unwrap_or(""), ctx.param("secret").unwrap_or(""));
+    if appid.is_empty() {
+        return error(41002, "appid missing");
+    }
+    if secret.is_empty() {
+        return error(41004, "appsecret missing");
+    }
+    if ctx.param("grant_type") != Some("authorization_code") {
+        return error(40002, "invalid grant_type");
+    }
+    let code = ctx.param("js_code").unwrap_or("");
+    if code.is_empty() {
+        return error(41008, "missing code");
+    }
+    let buyer = code
+        .strip_prefix(SANDBOX_LOGIN_PREFIX)
+        .filter(|openid| (0..29).any(|b| w_openid(b) == *openid))
+        .map(str::to_string);
+    match buyer {
+        Some(openid) => {
+            let session_key = token_value("wechat-login", &openid, ctx.now_ms, 24, OPENID_CHARS);
+            ok(&Login { openid, session_key })
+        }
+        None => error(40029, "invalid code"),
+    }
+}
+
 /// The orders of the data set, for the console and tests.
 pub(crate) fn orders(cal: Calendar) -> Vec<SandboxOrder> {
     (0..WECHAT_ORDERS)
@@ -689,5 +733,29 @@ fn store(order: &WOrder) -> StoreOrder {
         },
         openid: order.openid.clone(),
         ext_info: ExtInfo { customer_notes, merchant_notes },
+    }
+}
+
+#[cfg(test)]
+mod login_tests {
+    use aftersale::Platform;
+
+    use super::*;
+    use crate::{answer, sandbox_account};
+
+    /// The core's sign-in request, answered by the sandbox, read back by the core.
+    #[test]
+    fn a_sandbox_buyer_signs_in_and_others_do_not() {
+        let account = sandbox_account(Platform::WechatShop).unwrap();
+        let upstream = Platform::WechatShop.upstream();
+        let openid = w_openid(3);
+        let request = upstream.login_request(&account, &format!("{SANDBOX_LOGIN_PREFIX}{openid}")).unwrap();
+        let response = answer(&request, 1_700_000_000_000);
+        assert_eq!(upstream.parse_login(&response.body).unwrap(), openid);
+        assert!(!response.body.is_empty());
+        let request = upstream.login_request(&account, "sandbox-oNOBODY").unwrap();
+        let e = upstream.parse_login(&answer(&request, 0).body).unwrap_err();
+        assert_eq!(e.code(), aftersale::ErrorCode::InvalidRequest, "{e}");
+        assert!(upstream.login_request(&account, "").is_err(), "an empty code never reaches the upstream");
     }
 }

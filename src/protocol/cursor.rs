@@ -184,7 +184,12 @@ pub fn open(key: &CursorKey, cursor: &str) -> Result<(ListQuery, PagerState), Er
     let mut mac = key.mac();
     mac.update(body);
     mac.verify_truncated_left(tag).map_err(|_| bad_cursor("was altered or was not issued by this proxy"))?;
-    decode(body).ok_or_else(|| bad_cursor("is signed but cannot be read by this version of the proxy"))
+    let (query, state) =
+        decode(body).ok_or_else(|| bad_cursor("is signed but cannot be read by this version of the proxy"))?;
+    // Signed is not the same as sound (a leaked or reused secret signs anything): the query and
+    // state are checked as if the caller had typed them.
+    query.validate()?;
+    Ok((query, state))
 }
 
 fn decode(body: &[u8]) -> Option<(ListQuery, PagerState)> {

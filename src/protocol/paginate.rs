@@ -44,6 +44,35 @@ pub struct PagerState {
     pub done: bool,
 }
 
+/// The largest position, total or growth a state may hold: far beyond any upstream's list, far
+/// below where arithmetic on it could overflow.
+pub const MAX_POSITION: u64 = 1 << 40;
+/// The most ids a state may remember from one page (Lingxing's records hold several lines).
+pub const MAX_RECENT: usize = 20_000;
+
+impl PagerState {
+    /// Checks a state that came from outside (a cursor): every field within what a pagination
+    /// can reach, so a forged or corrupted state is an error, never a panic or an absurd call.
+    pub fn check(&self, windows: usize) -> Result<(), Error> {
+        let bad =
+            |why: &str| Err(Error::invalid_request("cursor", alloc::format!("holds an impossible position: {why}")));
+        if self.window as usize > windows {
+            return bad("window beyond the query's range");
+        }
+        if self.offset > MAX_POSITION || self.known_total.is_some_and(|t| t > MAX_POSITION) || self.grown > MAX_POSITION
+        {
+            return bad("offset, total or growth too large");
+        }
+        if self.catch_up.is_some_and(|c| c > self.grown) {
+            return bad("catch-up longer than the growth");
+        }
+        if self.recent.len() > MAX_RECENT {
+            return bad("too many remembered ids");
+        }
+        Ok(())
+    }
+}
+
 /// A pagination over one query.
 #[derive(Debug, Clone)]
 pub struct Pager {
@@ -98,10 +127,12 @@ impl Pager {
         Pager::resume(query, PagerState::default())
     }
 
-    /// Resumes from a cursor's state.
+    /// Resumes from a cursor's state, checked like the query (see [`PagerState::check`]).
     pub fn resume(query: ListQuery, state: PagerState) -> Result<Pager, Error> {
         let page_size = query.limit;
-        Pager::build(query, Some(page_size), state, None)
+        let pager = Pager::build(query, Some(page_size), state, None)?;
+        pager.state.check(pager.windows.len())?;
+        Ok(pager)
     }
 
     /// A pagination that follows every page with the upstream's export page and remembers every id.
@@ -181,7 +212,7 @@ impl Pager {
             Paging::PageNumber => size - self.state.offset % size,
             Paging::Offset | Paging::NextKey => size,
         };
-        let offset = self.state.offset + covered;
+        let offset = self.state.offset.saturating_add(covered);
         if offset < total {
             return self.call_at(self.state.window, offset);
         }
@@ -231,7 +262,7 @@ impl Pager {
                     return Vec::new();
                 }
                 if new > old {
-                    self.state.grown += new - old;
+                    self.state.grown = self.state.grown.saturating_add(new - old).min(MAX_POSITION);
                 }
             }
             if page.total.is_some() {
@@ -287,7 +318,7 @@ impl Pager {
             return fresh;
         }
 
-        self.state.offset += covered;
+        self.state.offset = self.state.offset.saturating_add(covered);
         let short_page = n < u64::from(self.page_size);
         let past_total = self.state.known_total.is_some_and(|t| self.state.offset >= t);
         if short_page || past_total || n == 0 {
@@ -302,10 +333,10 @@ impl Pager {
 
     fn next_window(&mut self) {
         self.finished_total = match (self.finished_total, self.state.known_total) {
-            (Some(a), Some(b)) => Some(a + b),
+            (Some(a), Some(b)) => a.checked_add(b),
             _ => None,
         };
-        self.state.window += 1;
+        self.state.window = self.state.window.saturating_add(1);
         self.state.offset = 0;
         self.state.known_total = None;
         self.state.grown = 0;

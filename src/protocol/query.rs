@@ -60,7 +60,18 @@ impl ListQuery {
         let mut order_id = None;
         let mut limit = DEFAULT_LIMIT;
         let mut include_raw = false;
+        let mut seen: Vec<&str> = Vec::new();
         for (key, value) in params {
+            // A repeated parameter is ambiguous (which one wins?): refuse it rather than guess.
+            if seen.contains(&key) {
+                return Err(Error::invalid_request(
+                    "query",
+                    format!(
+                        "parameter {key:?} is given more than once; give it once (status takes a comma-separated list)"
+                    ),
+                ));
+            }
+            seen.push(key);
             match key {
                 "platform" => platform = Some(value.parse::<Platform>()?),
                 "from" => from = Some(parse_date("from", value)?),
@@ -130,6 +141,14 @@ impl ListQuery {
 
     /// Checks what no single parameter can: the range and what the platform can list.
     pub fn validate(&self) -> Result<(), Error> {
+        check_year("from", self.from)?;
+        // `to` is exclusive: the first day after the last year is still a valid end.
+        if self.to != Date::new(MAX_YEAR + 1, 1, 1).unwrap_or(self.to) {
+            check_year("to", self.to)?;
+        }
+        if self.order_id.as_deref().is_some_and(|o| o.is_empty() || o.len() > 128) {
+            return Err(Error::invalid_request("order_id", "must be 1 to 128 characters"));
+        }
         if self.from >= self.to {
             return Err(Error::invalid_request(
                 "to",
@@ -170,10 +189,16 @@ impl ListQuery {
             .map_err(|why| Error::invalid_request("platform", format!("{} {why}", self.platform)))
     }
 
-    /// Filters the upstream cannot apply itself.
+    /// Filters the upstream cannot apply itself, and those it may ignore: `order_id` is sent
+    /// upstream and checked again here, so an upstream that disregards it never hands the
+    /// caller other orders' records.
     pub fn matches(&self, record: &AfterSale<'_>) -> bool {
         (self.statuses.is_empty() || self.statuses.contains(&record.status))
             && self.kind.is_none_or(|k| k == record.kind)
+            && self
+                .order_id
+                .as_deref()
+                .is_none_or(|o| record.order_id.as_deref() == Some(o) || record.out_order_id.as_deref() == Some(o))
     }
 
     /// Whether the query filters after the upstream, so that the upstream's total over-counts.
@@ -182,7 +207,25 @@ impl ListQuery {
     }
 }
 
+/// The dates a query may name: no upstream holds after-sales outside them, and dates far from
+/// today (`0000-01-01`) would only reach the upstream to be refused there.
+pub const MIN_YEAR: i32 = 2000;
+pub const MAX_YEAR: i32 = 2099;
+
 fn parse_date(parameter: &'static str, value: &str) -> Result<Date, Error> {
-    Date::parse(value)
-        .ok_or_else(|| Error::invalid_request(parameter, format!("{value:?} is not a date of the form YYYY-MM-DD")))
+    let date = Date::parse(value)
+        .ok_or_else(|| Error::invalid_request(parameter, format!("{value:?} is not a date of the form YYYY-MM-DD")))?;
+    check_year(parameter, date)?;
+    Ok(date)
+}
+
+fn check_year(parameter: &'static str, date: Date) -> Result<(), Error> {
+    if (MIN_YEAR..=MAX_YEAR).contains(&date.year) {
+        Ok(())
+    } else {
+        Err(Error::invalid_request(
+            parameter,
+            format!("{date} is outside the years {MIN_YEAR} to {MAX_YEAR} this proxy serves"),
+        ))
+    }
 }

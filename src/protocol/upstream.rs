@@ -258,6 +258,20 @@ pub trait Upstream: Sync {
         Err(self.not_served("orders to normalize"))
     }
 
+    /// Whether a mini program's buyer can sign in with a login code (SPEC.md §10,
+    /// `POST /v1/sessions/{account_kind}`): the code is exchanged for the buyer's id.
+    fn serves_login(&self) -> bool {
+        false
+    }
+    /// The request exchanging a login `code` for the buyer's id (sent as it is, no token).
+    fn login_request(&self, _account: &Account, _code: &str) -> Result<Request, Error> {
+        Err(self.not_served("buyer sign-in by login code"))
+    }
+    /// The buyer's id in a login answer (anything else in it, like a session key, is dropped).
+    fn parse_login(&self, _body: &str) -> Result<String, Error> {
+        Err(self.not_served("buyer sign-in by login code"))
+    }
+
     /// The error for something this upstream does not have.
     fn not_served(&self, what: &str) -> Error {
         Error::invalid_request("platform", alloc::format!("{} has no {what}", self.platform()))

@@ -45,6 +45,7 @@ const SECRET_NAMES = new Set([
   "WECHAT_CHANNELS_AES_KEY",
   "CLIENT_KEYS",
   "CURSOR_SECRET",
+  "SESSION_SECRET",
 ]);
 const START_TIMEOUT_MS = Number(process.env.E2E_START_TIMEOUT_MS ?? 900_000); // the first build can take minutes
 

@@ -107,6 +107,7 @@ function emptyStats(rateWindowMs) {
     busy: { wechat: 0, wechat_channels: 0 },
     concurrentRejections: 0,
     authErrors: perAccount(),
+    logins: { wechat: 0 }, // jscode2session sign-ins answered
     maxInFlight: perAccount(),
     // Per data endpoint: calls, most in flight at once, most started within rateWindowMs (real time).
     endpoints: Object.fromEntries(Object.keys(ENDPOINT_ACCOUNT).map((e) => [e, { calls: 0, maxInFlight: 0, maxInWindow: 0 }])),

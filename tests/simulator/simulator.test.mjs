@@ -736,3 +736,29 @@ describe("xiaoe: records updated now, for incremental sync", () => {
     assert.throws(() => sim.addRecords("xiaoe", 1, { create_time: at }), /update_time only/);
   });
 });
+
+// ---------------------------------------------------------------- wechat sign-in
+
+describe("wechat jscode2session", () => {
+  let sim;
+  before(async () => {
+    sim = await startSimulator({ records: 10, wechatOrders: 5 });
+  });
+  after(() => sim.close());
+  const login = (q) => request(`${sim.url}/sns/jscode2session?${new URLSearchParams({ appid: WX.appid, secret: WX.secret, grant_type: "authorization_code", ...q })}`);
+
+  it("a code gives its buyer's openid once, and only with the app's credentials", async () => {
+    const openid = sim.orders()[0].openid;
+    const code = sim.simulator.upstreams.wechat.issueLoginCode(openid);
+    assert.equal((await login({ js_code: code, secret: "wrong" })).json.errcode, 40125);
+    const first = await login({ js_code: code });
+    assert.equal(first.json.openid, openid, first.text);
+    assert.equal(typeof first.json.session_key, "string");
+    assert.equal((await login({ js_code: code })).json.errcode, 40163, "a code works once");
+    assert.equal((await login({ js_code: "made-up" })).json.errcode, 40029);
+    assert.equal((await login({})).json.errcode, 41008);
+    assert.equal((await login({ js_code: code, grant_type: "client_credential" })).json.errcode, 40002);
+    const post = await request(`${sim.url}/sns/jscode2session?appid=${WX.appid}`, { method: "POST", body: "{}" });
+    assert.equal(post.json.errcode, 43001);
+  });
+});

@@ -192,10 +192,43 @@ export function createWechat(sim) {
     return query.out_order_id ? store().byOutId.get(String(query.out_order_id)) : undefined;
   }
 
+  // wx.login() codes (the mini program's side, which tests play): each names one buyer, works
+  // once and for five minutes (WeChat's documents: "code 有效期为 5 分钟", "只能使用一次").
+  const LOGIN_CODE_TTL_MS = 5 * 60 * 1000;
+  const loginCodes = new Map();
+
+  /** `GET /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code`. */
+  function jscode2session(ctx) {
+    if (ctx.method !== "GET") return fail(ctx.res, ERRORS.requireGet);
+    const q = Object.fromEntries(ctx.url.searchParams);
+    if (q.grant_type !== "authorization_code") return fail(ctx.res, { errcode: 40002, errmsg: "invalid grant_type" });
+    if (!q.appid) return fail(ctx.res, { errcode: 41002, errmsg: "appid missing" });
+    if (q.appid !== credentials.appid) return fail(ctx.res, { errcode: 40013, errmsg: "invalid appid" });
+    if (!q.secret) return fail(ctx.res, { errcode: 41004, errmsg: "appsecret missing" });
+    if (q.secret !== credentials.secret) {
+      sim.count("authErrors", "wechat");
+      return fail(ctx.res, { errcode: 40125, errmsg: "invalid appsecret" });
+    }
+    if (!q.js_code) return fail(ctx.res, { errcode: 41008, errmsg: "missing code" });
+    const issued = loginCodes.get(q.js_code);
+    if (!issued || sim.now() > issued.expiresAt) return fail(ctx.res, { errcode: 40029, errmsg: "invalid code" });
+    if (issued.used) return fail(ctx.res, { errcode: 40163, errmsg: "code been used" });
+    issued.used = true;
+    sim.count("logins", "wechat");
+    sendJson(ctx.res, { openid: issued.openid, session_key: randomBytes(16).toString("base64") });
+  }
+
   return {
     classicToken,
     stableToken,
+    /** What wx.login() gives a mini program for buyer `openid`: a code for jscode2session. */
+    issueLoginCode(openid) {
+      const code = randomBytes(24).toString("base64url");
+      loginCodes.set(code, { openid, expiresAt: sim.now() + LOGIN_CODE_TTL_MS, used: false });
+      return code;
+    },
     routes: [
+      { path: "/sns/jscode2session", handler: jscode2session },
       { path: "/cgi-bin/token", handler: classicToken },
       { path: "/cgi-bin/stable_token", handler: stableToken },
       { path: "/shop/aftersale/get", endpoint: "wechat_shop", handler: aftersaleGet },

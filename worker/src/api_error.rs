@@ -15,11 +15,40 @@ pub struct ApiError {
     pub upstream: Option<UpstreamDetail<'static>>,
     /// Seconds, for 429 answers.
     pub retry_after_s: Option<u64>,
+    /// A status other than the code's own (405 for a method a route does not serve), with the
+    /// `Allow` header it calls for.
+    pub method_not_allowed: Option<Allow>,
+}
+
+/// What a route answers instead, for a 405's `Allow` header (a small enum keeps `ApiError` small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allow {
+    Read,
+    Post,
+}
+
+impl Allow {
+    pub fn header(self) -> &'static str {
+        match self {
+            Allow::Read => "GET, HEAD, OPTIONS",
+            Allow::Post => "POST, OPTIONS",
+        }
+    }
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), upstream: None, retry_after_s: None }
+        ApiError { code, message: message.into(), upstream: None, retry_after_s: None, method_not_allowed: None }
+    }
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after_s = Some(seconds);
+        self
+    }
+    /// 405: the route exists but not for this method; `allow` lists those it serves.
+    pub fn method_not_allowed(message: impl Into<String>, allow: Allow) -> ApiError {
+        let mut e = ApiError::new(ErrorCode::InvalidRequest, message);
+        e.method_not_allowed = Some(allow);
+        e
     }
     pub fn invalid_request(parameter: &str, reason: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::InvalidRequest, format!("parameter `{parameter}`: {}", reason.into()))
@@ -32,6 +61,9 @@ impl ApiError {
     }
 
     pub fn status(&self) -> u16 {
+        if self.method_not_allowed.is_some() {
+            return 405;
+        }
         self.code.http_status()
     }
 
@@ -52,6 +84,9 @@ impl ApiError {
         if let Some(s) = self.retry_after_s {
             headers.set("retry-after", &s.to_string())?;
         }
+        if let Some(allow) = self.method_not_allowed {
+            headers.set("allow", allow.header())?;
+        }
         Ok(Response::ok(self.to_json())?.with_status(self.status()).with_headers(headers))
     }
 
@@ -67,6 +102,7 @@ impl ApiError {
                     message: Cow::Owned(u.message.into_owned()),
                 }),
                 retry_after_s,
+                method_not_allowed: None,
             },
             Err(_) => ApiError::internal(format!("the account object answered {status} without an error body")),
         }
@@ -81,7 +117,7 @@ impl From<Error> for ApiError {
             Some(aftersale::error::UpstreamClass::QuotaExhausted) => 3600,
             _ => 10,
         });
-        ApiError { code, message: e.to_string(), upstream, retry_after_s }
+        ApiError { code, message: e.to_string(), upstream, retry_after_s, method_not_allowed: None }
     }
 }
 

@@ -37,7 +37,7 @@ pub struct SyncConfig {
 }
 
 /// A var or a secret (wrangler's `--var` and `.dev.vars` both land in one of the two), non-empty.
-fn read(env: &Env, name: &str) -> Option<String> {
+pub(crate) fn read(env: &Env, name: &str) -> Option<String> {
     let value = env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()?;
     let value = value.trim().to_string();
     (!value.is_empty()).then_some(value)

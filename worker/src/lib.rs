@@ -8,43 +8,51 @@ mod account_object;
 mod api_error;
 mod config;
 mod mirror;
+mod quota;
 mod routes;
 mod sandbox;
+mod scope;
+mod session;
+mod storefront;
 mod transport;
 mod walk;
 mod webhook;
 
 pub use account_object::UpstreamAccount;
+pub use quota::CallerQuota;
 
-use worker::{event, Context, Env, Headers, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Headers, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
-use crate::api_error::ApiError;
+use crate::api_error::{Allow, ApiError};
 use crate::config::Config;
+use crate::quota::QuotaConfig;
+use crate::scope::Route;
+use crate::session::SessionConfig;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = Config::from_env(&env);
-    let method = req.method();
+    let method = req.inner().method();
     let path = req.path();
     let origin = match access::check_origin(&req, &config) {
         Ok(o) => o,
         // A foreign origin gets an error and no CORS grant, so its page cannot read even that.
         Err(e) => return e.to_response(),
     };
-    let mut response = match dispatch(&req, &env, &config, &path).await {
+    let mut response = match dispatch(req, &env, &config, &path).await {
         Ok(r) => r,
         Err(e) => e.to_response()?,
     };
     if let Some(origin) = origin {
         let headers = response.headers_mut();
-        if method == Method::Options {
+        if method == "OPTIONS" {
             access::preflight_headers(headers, &origin)?;
         } else {
             access::cors_headers(headers, &origin)?;
         }
     }
     // One line a request; the path carries no secret (keys and tokens travel in headers/bodies).
-    worker::console_log!("{} {} {}", method.as_ref(), path, response.status_code());
+    worker::console_log!("{} {} {}", method, path, response.status_code());
     Ok(response)
 }
 
@@ -65,67 +73,114 @@ fn decode_segment(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
-async fn dispatch(req: &Request, env: &Env, config: &Config, path: &str) -> std::result::Result<Response, ApiError> {
+/// The methods a route answers: minting, signing in and starting a sync post, the rest reads.
+fn allowed_methods(route: Route, segments: &[&str]) -> Allow {
+    match (route, segments) {
+        (Route::MintSession | Route::Login, _) | (_, ["v1", "sync"]) => Allow::Post,
+        _ => Allow::Read,
+    }
+}
+
+async fn dispatch(req: Request, env: &Env, config: &Config, path: &str) -> std::result::Result<Response, ApiError> {
     let segments: Vec<String> =
         path.trim_matches('/').split('/').filter(|s| !s.is_empty()).map(decode_segment).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let method = req.method();
-    if method == Method::Options {
+    // The method as sent: the runtime's enum reads methods it does not know (PROPFIND) as GET.
+    let method = req.inner().method().to_ascii_uppercase();
+    // Webhooks carry no bearer key: the upstream's signature is their proof.
+    if let ["v1", "webhooks", platform] = segments.as_slice() {
+        return webhook::handle(&req, env, config, platform).await;
+    }
+    let route = match segments.as_slice() {
+        ["healthz"] | ["v1", "sandbox", "orders"] => Route::Health,
+        ["v1", "aftersales"]
+        | ["v1", "aftersales", "export"]
+        | ["v1", "sync"]
+        | ["v1", "sync", "status"]
+        | ["v1", "changes"]
+        | ["v1", "changes", "stream"]
+        | ["v1", "summary"] => Route::MerchantWide,
+        ["v1", "aftersales", _] | ["v1", "orders", _] | ["v1", "orders", _, "aftersales"] => Route::Lookup,
+        ["v1", "me", "aftersales"] => Route::Me,
+        ["v1", "sessions"] => Route::MintSession,
+        ["v1", "sessions", kind] if storefront::is_login_kind(kind) => Route::Login,
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no route {path}; see /healthz, /v1/aftersales, /v1/aftersales/export, /v1/orders/{{order_id}}, /v1/me/aftersales, \
+                 /v1/sessions, /v1/changes, /v1/summary, /v1/sync"
+            )))
+        }
+    };
+    if method == "OPTIONS" {
         // Preflight: answered without a key (the CORS headers are added by the caller).
         return Ok(Response::empty()?.with_status(204).with_headers(Headers::new()));
     }
-    // Webhooks carry no bearer key: the upstream's signature is their proof.
-    if let ["v1", "webhooks", platform] = segments.as_slice() {
-        return webhook::handle(req, env, config, platform).await;
-    }
-    let known = matches!(
-        segments.as_slice(),
-        ["healthz"]
-            | ["v1", "aftersales"]
-            | ["v1", "aftersales", "export"]
-            | ["v1", "aftersales", _]
-            | ["v1", "orders", _]
-            | ["v1", "orders", _, "aftersales"]
-            | ["v1", "sandbox", "orders"]
-            | ["v1", "sync"]
-            | ["v1", "sync", "status"]
-            | ["v1", "changes"]
-            | ["v1", "changes", "stream"]
-            | ["v1", "summary"]
-    );
-    if !known {
-        return Err(ApiError::not_found(format!(
-            "no route {path}; see /healthz, /v1/aftersales, /v1/aftersales/export, /v1/orders/{{order_id}}"
-        )));
-    }
-    // `POST /v1/sync` starts a sync; everything else reads.
-    let posts = segments == ["v1", "sync"];
-    let allowed = if posts { method == Method::Post } else { method == Method::Get || method == Method::Head };
-    if !allowed {
-        return Err(ApiError::new(
-            aftersale::ErrorCode::NotFound,
-            format!("{path} answers {} only, not {}", if posts { "POST" } else { "GET" }, method.as_ref()),
+    let allowed = allowed_methods(route, &segments);
+    if !allowed.header().split(", ").any(|m| m == method) {
+        return Err(ApiError::method_not_allowed(
+            format!("{path} answers {}, not {method}", allowed.header()),
+            allowed,
         ));
     }
-    if segments != ["healthz"] {
-        access::authorize(req, config)?;
+    // One value per parameter on every route: a repeated one is ambiguous, so it is refused.
+    let url = req.url()?;
+    let mut seen: Vec<String> = Vec::new();
+    for (k, _) in url.query_pairs() {
+        if seen.iter().any(|s| *s == k) {
+            return Err(ApiError::invalid_request(&k, "is given more than once; give it once"));
+        }
+        seen.push(k.into_owned());
+    }
+    let sessions = SessionConfig::from_env(env, config.sandbox);
+    match route {
+        Route::Health => {
+            return match segments.as_slice() {
+                ["healthz"] => routes::health(config),
+                _ => {
+                    // The sandbox's example orders name every buyer: merchant-only.
+                    access::authorize(&req, config, &sessions, storefront::now_s())?
+                        .allow_route(Route::MerchantWide)?;
+                    routes::sandbox_orders(config)
+                }
+            };
+        }
+        Route::Login => {
+            // No key: a mini program has none. Counted per client address instead.
+            let quotas = QuotaConfig::from_env(env)?;
+            let address = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| String::from("local"));
+            quota::charge_login(env, &quotas, &address).await?;
+            let [_, _, kind] = segments.as_slice() else { return Err(ApiError::not_found(path.to_string())) };
+            let kind = kind.to_string();
+            return storefront::login(req, config, &sessions, &kind).await;
+        }
+        _ => {}
+    }
+    let caller = access::authorize(&req, config, &sessions, storefront::now_s())?;
+    caller.allow_route(route)?;
+    let quotas = QuotaConfig::from_env(env)?;
+    // Both quotas are taken before any upstream call is spent.
+    quota::charge_caller(env, &quotas, &caller).await?;
+    if let (Route::Lookup, Some(s)) = (route, caller.session()) {
+        quota::charge_share(env, config, &quotas, &caller, s.platform, 1).await?;
     }
     match segments.as_slice() {
-        ["healthz"] => routes::health(config),
-        ["v1", "aftersales"] if mirror::wants_mirror(&routes::query_pairs(req)?) => {
-            mirror::list(req, env, config).await
+        ["v1", "sessions"] => storefront::mint(req, &sessions).await,
+        ["v1", "me", "aftersales"] => storefront::my_aftersales(&req, env, config, &sessions, &quotas, &caller).await,
+        ["v1", "aftersales"] if mirror::wants_mirror(&routes::query_pairs(&req)?) => {
+            mirror::list(&req, env, config).await
         }
-        ["v1", "aftersales"] => routes::list_aftersales(req, env, config).await,
-        ["v1", "aftersales", "export"] => routes::export_aftersales(req, env, config).await,
-        ["v1", "aftersales", aftersale_id] => routes::aftersale(req, env, config, aftersale_id).await,
-        ["v1", "orders", order_id, "aftersales"] => routes::order_aftersales(req, env, config, order_id).await,
-        ["v1", "orders", order_id] => routes::order(req, env, config, order_id).await,
-        ["v1", "sandbox", "orders"] => routes::sandbox_orders(config),
-        ["v1", "sync"] => mirror::sync_route(req, env, config).await,
+        ["v1", "aftersales"] => routes::list_aftersales(&req, env, config).await,
+        ["v1", "aftersales", "export"] => routes::export_aftersales(&req, env, config).await,
+        ["v1", "aftersales", aftersale_id] => routes::aftersale(&req, env, config, &caller, aftersale_id).await,
+        ["v1", "orders", order_id, "aftersales"] => {
+            routes::order_aftersales(&req, env, config, &caller, order_id).await
+        }
+        ["v1", "orders", order_id] => routes::order(&req, env, config, &caller, order_id).await,
+        ["v1", "sync"] => mirror::sync_route(&req, env, config).await,
         ["v1", "sync", "status"] => mirror::sync_status(env, config).await,
-        ["v1", "changes"] => mirror::changes(req, env).await,
-        ["v1", "changes", "stream"] => mirror::changes_stream(req, env).await,
-        ["v1", "summary"] => mirror::summary(req, env).await,
+        ["v1", "changes"] => mirror::changes(&req, env).await,
+        ["v1", "changes", "stream"] => mirror::changes_stream(&req, env).await,
+        ["v1", "summary"] => mirror::summary(&req, env).await,
         _ => Err(ApiError::not_found(format!("no route {path}"))),
     }
 }

@@ -17,6 +17,7 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response};
 use crate::account_object::CallMessage;
 use crate::api_error::ApiError;
 use crate::config::Config;
+use crate::scope::Caller;
 
 type Answer = Result<Response, ApiError>;
 
@@ -307,12 +308,14 @@ pub(crate) fn reject_unknown(pairs: &[(String, String)], known: &[&str]) -> Resu
 
 /// `GET /v1/orders/{order_id}/aftersales?platform=P&openid=O`; the merchant's own order id may
 /// be given instead as `out_order_id=` (with `-` as the path's order id).
-pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_id: &str) -> Answer {
+pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, caller: &Caller, order_id: &str) -> Answer {
     let pairs = query_pairs(req)?;
     reject_unknown(&pairs, &["platform", "openid", "out_order_id", "include_raw"])?;
     let route = "/v1/orders/{order_id}/aftersales";
     let (platform, kind) = lookup_platform(&pairs, |k| matches!(k, LookupKind::OrderAfterSales { .. }), route)?;
-    let buyer = single(&pairs, "openid");
+    caller.check_platform(platform)?;
+    // A session's buyer comes from the session; naming another one is 403 (SPEC.md §10).
+    let buyer = caller.buyer_filter("openid", single(&pairs, "openid"))?;
     if matches!(kind, LookupKind::OrderAfterSales { needs_buyer: true }) && buyer.is_none() {
         return Err(ApiError::invalid_request(
             "openid",
@@ -333,9 +336,13 @@ pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_i
         None => OrderRef::OrderId(order_id.to_string()),
     };
     let raw = include_raw(&pairs)?;
-    let spec = CallSpec::lookup(platform, Lookup::OrderAfterSales { order: order.clone(), buyer });
+    caller.check_raw(raw)?;
+    let spec = CallSpec::lookup(platform, Lookup::OrderAfterSales { order: order.clone(), buyer: buyer.clone() });
     let body = call_account(env, config, platform, spec).await?;
     let mut page = normalize_page(platform, &body, normalize_options(raw))?;
+    // The upstream may ignore the buyer it was given: check it again on what came back.
+    let vouched = buyer.is_some() && matches!(kind, LookupKind::OrderAfterSales { needs_buyer: true });
+    caller.check_records(&mut page.records, buyer.as_deref().map(|b| ("openid", b)), vouched)?;
     // The upstream's records need not repeat the order they belong to; the request names it.
     for r in &mut page.records {
         match &order {
@@ -353,28 +360,34 @@ pub async fn order_aftersales(req: &Request, env: &Env, config: &Config, order_i
 }
 
 /// `GET /v1/orders/{order_id}?platform=P`: one order of a platform that answers orders.
-pub async fn order(req: &Request, env: &Env, config: &Config, order_id: &str) -> Answer {
+pub async fn order(req: &Request, env: &Env, config: &Config, caller: &Caller, order_id: &str) -> Answer {
     let pairs = query_pairs(req)?;
     reject_unknown(&pairs, &["platform", "include_raw"])?;
     let (platform, _) = lookup_platform(&pairs, |k| *k == LookupKind::Order, "/v1/orders/{order_id}")?;
+    caller.check_platform(platform)?;
     let raw = include_raw(&pairs)?;
+    caller.check_raw(raw)?;
     let spec = CallSpec::lookup(platform, Lookup::Order { order_id: order_id.to_string() });
     let body = call_account(env, config, platform, spec).await?;
-    let order = normalize_order_of(platform, &body, normalize_options(raw))?;
+    let mut order = normalize_order_of(platform, &body, normalize_options(raw))?;
+    caller.check_order(&mut order)?;
     let json = serde_json::to_string(&order).map_err(|e| ApiError::internal(e.to_string()))?;
     json_response(format!(r#"{{"data":{json}}}"#))
 }
 
 /// `GET /v1/aftersales/{aftersale_id}?platform=P`: one after-sale of a platform that looks them
 /// up by id.
-pub async fn aftersale(req: &Request, env: &Env, config: &Config, aftersale_id: &str) -> Answer {
+pub async fn aftersale(req: &Request, env: &Env, config: &Config, caller: &Caller, aftersale_id: &str) -> Answer {
     let pairs = query_pairs(req)?;
     reject_unknown(&pairs, &["platform", "include_raw"])?;
     let (platform, _) = lookup_platform(&pairs, |k| *k == LookupKind::AfterSale, "/v1/aftersales/{aftersale_id}")?;
+    caller.check_platform(platform)?;
     let raw = include_raw(&pairs)?;
+    caller.check_raw(raw)?;
     let spec = CallSpec::lookup(platform, Lookup::AfterSale { aftersale_id: aftersale_id.to_string() });
     let body = call_account(env, config, platform, spec).await?;
-    let page = normalize_page(platform, &body, normalize_options(raw))?;
+    let mut page = normalize_page(platform, &body, normalize_options(raw))?;
+    caller.check_records(&mut page.records, None, false)?;
     let Some(record) = page.records.first() else {
         return Err(ApiError::not_found(format!("{platform} has no after-sale {aftersale_id:?}")));
     };

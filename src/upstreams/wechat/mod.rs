@@ -114,6 +114,20 @@ impl Upstream for WechatUpstream {
             _ => Err(self.not_served("such a lookup")),
         }
     }
+    fn serves_login(&self) -> bool {
+        true
+    }
+    fn login_request(&self, account: &Account, code: &str) -> Result<Request, Error> {
+        let code = code.trim();
+        if code.is_empty() || code.len() > 256 || !code.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::invalid_request("code", "is not a wx.login() code (1 to 256 printable characters)"));
+        }
+        let (appid, secret) = (account.credentials.get("appid")?, account.credentials.get("secret")?);
+        Ok(request::jscode2session_request(&account.base_url, appid, secret, code))
+    }
+    fn parse_login(&self, body: &str) -> Result<alloc::string::String, Error> {
+        parse_login(self.platform, body)
+    }
     fn parse_page<'a>(&self, body: &'a str, options: NormalizeOptions) -> Result<Page<'a>, Error> {
         match self.platform {
             Platform::WechatShop => shop::parse_page(body, options),
@@ -128,6 +142,34 @@ impl Upstream for WechatUpstream {
             Platform::WechatStore => store::parse_order(body, options),
             _ => Err(self.not_served("orders to normalize")),
         }
+    }
+}
+
+wire_struct! {
+    /// `jscode2session`'s answer; its `session_key` is read by no one and never kept.
+    pub struct LoginAnswer<'a> {
+        openid: Text<'a>,
+        errcode: Int,
+        errmsg: Text<'a>,
+    }
+}
+
+/// The buyer's openid of a `jscode2session` answer, or the upstream's error (40029: the code is
+/// invalid or already used; 45011: too many sign-ins; 40226: a high-risk user).
+pub fn parse_login(platform: Platform, body: &str) -> Result<alloc::string::String, Error> {
+    let answer = normalize::parse_body::<LoginAnswer<'_>>(platform, body)?;
+    // The buyer's code is the caller's input: a refused one is the caller's error, not the
+    // upstream's (40029 invalid or expired, 40163 already used).
+    if let Some(Int(40029 | 40163)) = answer.errcode {
+        return Err(Error::invalid_request(
+            "code",
+            "was refused: invalid, expired or already used; call wx.login() again",
+        ));
+    }
+    check_status(platform, answer.errcode, answer.errmsg)?;
+    match answer.openid {
+        Some(o) if !o.0.trim().is_empty() => Ok(alloc::string::String::from(o.0.trim())),
+        _ => Err(Error::invalid_request("code", "the sign-in answer carries no openid")),
     }
 }
 

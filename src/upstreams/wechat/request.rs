@@ -72,3 +72,14 @@ impl WechatStoreOrderGet {
         http::json_post(url, serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
     }
 }
+
+/// `GET /sns/jscode2session`: a mini program's `wx.login()` code for the buyer's openid. The
+/// code works once and for five minutes; the secret travels in the query, as documented.
+pub fn jscode2session_request(base_url: &str, appid: &str, secret: &str, code: &str) -> Request {
+    let url = http::url_with_query(
+        base_url,
+        "/sns/jscode2session",
+        &[("appid", appid), ("secret", secret), ("js_code", code), ("grant_type", "authorization_code")],
+    );
+    Request { method: Method::Get, url, headers: alloc::vec![], body: alloc::vec![] }
+}
