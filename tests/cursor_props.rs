@@ -47,15 +47,17 @@ fn arb_state() -> impl Strategy<Value = PagerState> {
         prop_oneof![any::<u64>(), 0u64..50],
         proptest::option::of(prop_oneof![any::<u64>(), 0u64..50]),
         proptest::collection::vec(any::<u64>(), 0..40),
+        proptest::option::of(".{0,40}"),
         any::<bool>(),
     )
-        .prop_map(|(window, offset, known_total, grown, catch_up, recent, done)| PagerState {
+        .prop_map(|(window, offset, known_total, grown, catch_up, recent, next_key, done)| PagerState {
             window: window % 40,
             offset,
             known_total,
             grown,
             catch_up,
             recent,
+            next_key,
             done,
         })
 }
