@@ -274,6 +274,8 @@ fn platforms_without_a_list_by_updated_time_say_so() {
     let e = SyncRun::start(SyncState::new(Platform::WechatShop), &settings, (T0 * 1000) as u64).unwrap_err();
     assert!(format!("{e}").contains("lookups and pushes"), "{e}");
     assert!(SyncRun::supports(Platform::Xiaoe) && SyncRun::supports(Platform::Lingxing));
+    // Ids by next_key are not synced yet: pushes and lookups feed that mirror.
+    assert!(!SyncRun::supports(Platform::WechatChannels));
 }
 
 #[test]

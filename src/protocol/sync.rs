@@ -32,6 +32,7 @@ use crate::parse::normalize::Page;
 use crate::protocol::call::CallSpec;
 use crate::protocol::paginate::{id_hash, Pager, PagerState};
 use crate::protocol::query::{ListQuery, MAX_LIMIT, MAX_RANGE_DAYS};
+use crate::protocol::upstream::Paging;
 use crate::time::{Date, Timestamp};
 use crate::Error;
 
@@ -139,9 +140,14 @@ impl SyncRun {
         Ok(run)
     }
 
-    /// Whether `platform` can be synced by updated time at all.
+    /// Whether `platform` is synced by updated time: a list the position pager walks. Lists of
+    /// ids by `next_key` (the Channels shop) are not synced yet: such platforms are mirrored
+    /// from their pushes and lookups.
     pub fn supports(platform: Platform) -> bool {
-        platform.upstream().list().is_ok_and(|l| l.date_fields.contains(&DateField::Updated))
+        platform
+            .upstream()
+            .list()
+            .is_ok_and(|l| l.date_fields.contains(&DateField::Updated) && l.paging != Paging::NextKey)
     }
 
     fn query(&self, pass: &SyncPass) -> Result<ListQuery, Error> {
