@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aftersale::account::{Account, Credentials};
-use aftersale::call::{AccountState, CallAction, CallSpec, UpstreamCall};
+use aftersale::call::{AccountState, CallSpec};
 use aftersale::http::{Request, Response};
+use aftersale::lease::{Grant, GrantCall, LeaseAnswer, LeaseReport, LeasedCall, Step};
 use aftersale::paginate::Pager;
 use aftersale::query::ListQuery;
 use aftersale::{normalize_page, Date, NormalizeOptions, Platform};
@@ -210,7 +211,37 @@ impl Jitter {
     }
 }
 
-/// Drives one call to completion in simulated time; returns the response and the new clock.
+/// The account object's side of one lease request, in simulated time: takes the reports in,
+/// fetches the token itself when it must (its latency passes on the account's clock), grants.
+fn grant(
+    acct: &mut AccountState,
+    up: &mut ScriptedUpstream,
+    mut now: u64,
+    reports: &[LeaseReport],
+    prior: Option<LeaseReport>,
+) -> (Result<LeaseAnswer, aftersale::Error>, u64) {
+    let mut g = GrantCall::new(acct, now, reports, prior);
+    for _ in 0..10_000 {
+        match g.poll(acct, now) {
+            Err(answer) => return (Ok(answer), now),
+            Ok(Grant::Lease(lease)) => return (Ok(LeaseAnswer::Lease(lease)), now),
+            Ok(Grant::Failed(e)) => return (Err(e), now),
+            Ok(Grant::FetchToken(req)) => {
+                let resp = up.answer(now, &req);
+                now += up.latency_ms;
+                g.handle_token_answer(acct, now, Ok(resp));
+            }
+            Ok(Grant::Wait { until_ms, .. }) => {
+                assert!(until_ms > now, "a wait must move time forward");
+                now = until_ms;
+            }
+        }
+    }
+    panic!("grant did not finish");
+}
+
+/// Drives one call to completion in simulated time, handler and account side; returns the
+/// response and the new clock. Every report reaches the account.
 fn drive_call(
     acct: &mut AccountState,
     up: &mut ScriptedUpstream,
@@ -218,19 +249,30 @@ fn drive_call(
     mut now: u64,
     jitter: &mut Jitter,
 ) -> (Result<Response, aftersale::Error>, u64) {
-    let mut call = UpstreamCall::new(spec);
+    let mut call = LeasedCall::new(spec);
+    let account = acct.account().clone();
     for _ in 0..10_000 {
-        match call.poll(acct, now) {
-            CallAction::Send(req) => {
+        match call.poll(&account, now) {
+            Step::Lease { prior } => {
+                let (answer, t) = grant(acct, up, now, &[], prior);
+                now = t;
+                call.granted(now, answer);
+            }
+            Step::Send(req, _) => {
                 let resp = up.answer(now, &req);
                 now += up.latency_ms;
-                call.handle_response(acct, now, jitter.next(), Ok(resp));
+                call.handle_response(now, jitter.next(), Ok(resp));
             }
-            CallAction::Wait { until_ms, .. } => {
+            Step::Wait { until_ms } => {
                 assert!(until_ms > now, "a wait must move time forward");
                 now = until_ms;
             }
-            CallAction::Done(r) => return (r, now),
+            Step::Done(r, report) => {
+                if let Some(report) = report {
+                    acct.report(now, &report);
+                }
+                return (r, now);
+            }
         }
     }
     panic!("call did not finish");
@@ -391,20 +433,24 @@ fn concurrent_auth_failures_cause_one_refresh() {
     r.unwrap();
     assert_eq!(up.token_fetches, 1);
     // Eight calls get their requests out with the same token; then the upstream revokes it.
-    let mut calls: Vec<UpstreamCall> = (0..8).map(|_| UpstreamCall::new(spec.clone())).collect();
+    let account = acct.account().clone();
+    let mut calls: Vec<LeasedCall> = (0..8).map(|_| LeasedCall::new(spec.clone())).collect();
     let mut sent = Vec::new();
     for c in calls.iter_mut() {
-        match c.poll(&mut acct, now) {
-            CallAction::Send(req) => sent.push(req),
+        let Step::Lease { prior } = c.poll(&account, now) else { panic!("expected a lease request") };
+        let (answer, _) = grant(&mut acct, &mut up, now, &[], prior);
+        c.granted(now, answer);
+        match c.poll(&account, now) {
+            Step::Send(req, _) => sent.push(req),
             other => panic!("expected a send, got {other:?}"),
         }
     }
     up.tokens.clear(); // every outstanding request now fails auth
     let answers: Vec<Response> = sent.iter().map(|r| up.answer(now, r)).collect();
     for (c, a) in calls.iter_mut().zip(answers) {
-        c.handle_response(&mut acct, now + 1, jitter.next(), Ok(a));
+        c.handle_response(now + 1, jitter.next(), Ok(a));
     }
-    // All eight retry; exactly one of them fetches the new token, the rest wait for it.
+    // All eight retry; exactly one report drops the token, the rest find the new one.
     let mut now = now + 1;
     let mut finished = vec![false; calls.len()];
     let mut guard = 0;
@@ -416,15 +462,23 @@ fn concurrent_auth_failures_cause_one_refresh() {
             if *fin {
                 continue;
             }
-            match c.poll(&mut acct, now) {
-                CallAction::Send(req) => {
-                    let a = up.answer(now, &req);
-                    c.handle_response(&mut acct, now, jitter.next(), Ok(a));
+            match c.poll(&account, now) {
+                Step::Lease { prior } => {
+                    let (answer, t) = grant(&mut acct, &mut up, now, &[], prior);
+                    c.granted(t, answer);
                     next = next.min(now);
                 }
-                CallAction::Wait { until_ms, .. } => next = next.min(until_ms),
-                CallAction::Done(r) => {
+                Step::Send(req, _) => {
+                    let a = up.answer(now, &req);
+                    c.handle_response(now, jitter.next(), Ok(a));
+                    next = next.min(now);
+                }
+                Step::Wait { until_ms } => next = next.min(until_ms),
+                Step::Done(r, report) => {
                     r.expect("call succeeds after one refresh");
+                    if let Some(report) = report {
+                        acct.report(now, &report);
+                    }
                     *fin = true;
                 }
             }
@@ -516,17 +570,21 @@ fn debug_output_never_shows_secrets() {
     let account = Account::new(Platform::Xiaoe, credentials).with_base_url("http://127.0.0.1:1");
     let mut acct = AccountState::new(account.clone());
     let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).unwrap().next_call().unwrap();
-    let mut call = UpstreamCall::new(spec);
-    let CallAction::Send(token_request) = call.poll(&mut acct, 0) else { panic!("expected the token fetch") };
-    call.handle_response(
+    let mut g = GrantCall::new(&mut acct, 0, &[], None);
+    let Ok(Grant::FetchToken(token_request)) = g.poll(&mut acct, 0) else { panic!("expected the token fetch") };
+    g.handle_token_answer(
         &mut acct,
         1,
-        0,
         Ok(Response::ok(r#"{"code":0,"data":{"access_token":"TOKEN-VALUE-123","expires_in":7200}}"#)),
     );
-    let CallAction::Send(data_request) = call.poll(&mut acct, 2) else { panic!("expected the data call") };
+    let Ok(Grant::Lease(lease)) = g.poll(&mut acct, 2) else { panic!("expected a lease") };
+    let mut call = LeasedCall::new(spec);
+    call.granted(2, Ok(LeaseAnswer::Lease(lease.clone())));
+    let Step::Send(data_request, _) = call.poll(&account, 2) else { panic!("expected the data call") };
+    let lease_json = serde_json::to_string(&lease).unwrap();
+    assert!(lease_json.contains("TOKEN-VALUE-123"), "the lease carries its token to the handler");
     let printed = format!(
-        "{account:?} {acct:?} {token_request:?} {data_request:?} {:?} {:?}",
+        "{account:?} {acct:?} {token_request:?} {data_request:?} {lease:?} {call:?} {:?} {:?}",
         acct.tokens.snapshot(),
         aftersale::cursor::CursorKey::new(b"CURSOR-KEY")
     );

@@ -24,6 +24,15 @@ pub enum Pace {
     WaitForRelease,
 }
 
+/// A reserved send time, for callers that are told when to send rather than asking again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The call may go at this time (now or later); the slot is taken.
+    At(u64),
+    /// Serial: wait until the call in flight completes.
+    WaitForRelease,
+}
+
 /// Tracks sends against a [`RateLimit`]. A sliding window that remembers each send's time is
 /// exact: it lets a burst go at once and then waits precisely as long as the limit requires.
 #[derive(Clone, Debug)]
@@ -69,6 +78,41 @@ impl Pacer {
         Pace::Go
     }
 
+    /// Reserves the earliest send time the limit allows from `now_ms` on, so a burst of callers
+    /// is spread over the window at once instead of each asking again. Window reservations keep
+    /// `margin_ms` clear of the calls leaving the window (a holder sends a little after its time).
+    /// A serial reservation must be matched by one [`Pacer::release`].
+    pub fn reserve(&mut self, now_ms: u64, margin_ms: u64) -> Reservation {
+        let start = now_ms.max(self.blocked_until);
+        match self.limit {
+            RateLimit::Unlimited => Reservation::At(start),
+            RateLimit::Serial => {
+                if self.in_flight > 0 {
+                    return Reservation::WaitForRelease;
+                }
+                self.in_flight += 1;
+                Reservation::At(start)
+            }
+            RateLimit::Window { limit, window_ms } => {
+                while self.sent.front().is_some_and(|&t| t + window_ms + margin_ms <= now_ms) {
+                    self.sent.pop_front();
+                }
+                let limit = limit.max(1) as usize;
+                let mut at = start.max(self.sent.back().copied().unwrap_or(0));
+                if self.sent.len() >= limit {
+                    // The call `limit` places back must have left the window.
+                    at = at.max(self.sent[self.sent.len() - limit] + window_ms + margin_ms);
+                }
+                self.sent.push_back(at);
+                Reservation::At(at)
+            }
+        }
+    }
+
+    pub fn is_serial(&self) -> bool {
+        self.limit == RateLimit::Serial
+    }
+
     pub fn release(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
@@ -96,6 +140,26 @@ mod tests {
         }
         assert_eq!(p.try_acquire(500), Pace::WaitUntil(1010));
         assert_eq!(p.try_acquire(1010), Pace::Go);
+    }
+
+    #[test]
+    fn window_reservations_spread_a_burst_exactly() {
+        let mut p = Pacer::new(RateLimit::Window { limit: 2, window_ms: 1000 });
+        let got: Vec<_> = (0..5).map(|_| p.reserve(10, 5)).collect();
+        let at = |t| Reservation::At(t);
+        assert_eq!(got, vec![at(10), at(10), at(1015), at(1015), at(2020)]);
+        // Any window of 1000 ms holds at most 2 of them.
+        p.block_until(5000);
+        assert_eq!(p.reserve(10, 5), at(5000));
+    }
+
+    #[test]
+    fn serial_reservation_waits_for_release() {
+        let mut p = Pacer::new(RateLimit::Serial);
+        assert_eq!(p.reserve(0, 0), Reservation::At(0));
+        assert_eq!(p.reserve(0, 0), Reservation::WaitForRelease);
+        p.release();
+        assert_eq!(p.reserve(3, 0), Reservation::At(3));
     }
 
     #[test]
