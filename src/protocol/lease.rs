@@ -34,7 +34,7 @@ use crate::error::{ProtocolError, UpstreamClass, UpstreamError};
 use crate::protocol::account::Account;
 use crate::protocol::call::{AccountState, CallSpec};
 use crate::protocol::http::{Request, Response};
-use crate::protocol::pacing::Reservation;
+use crate::protocol::pacing::{PacerSnapshot, Reservation};
 use crate::protocol::retry::RetryPolicy;
 use crate::protocol::token::{TokenPoll, FETCH_TIMEOUT_MS};
 use crate::protocol::upstream::classify_response;
@@ -50,7 +50,7 @@ pub const LEASE_SAFETY_MS: u64 = 2_000;
 /// holders send a little after the time they were given, each by its own delay.
 pub const WINDOW_MARGIN_MS: u64 = 40;
 /// Token refusals one call absorbs in all, whether they count against its refresh or not.
-const MAX_AUTH_REFUSALS: u32 = 8;
+const MAX_AUTH_REFUSALS: u32 = 24;
 
 /// What a handler is allowed to do: one upstream call with this token, from `send_at_ms`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,9 +96,10 @@ impl Lease {
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Done,
-    /// The upstream refused the lease's token; `refreshed`: the call already spent its refresh.
+    /// The upstream refused the lease's token; `charged`: the generation whose refusal the call
+    /// already spent its refresh on, if it did.
     AuthRefused {
-        refreshed: bool,
+        charged: Option<u64>,
     },
     /// The upstream throttled: nobody sends before `until_ms`.
     Throttled {
@@ -130,8 +131,9 @@ impl LeaseReport {
 #[serde(rename_all = "snake_case")]
 pub enum LeaseAnswer {
     Lease(Lease),
-    /// The token the call reported was the newest, untried one, and the call had already spent
-    /// its refresh: it fails instead of looping.
+    /// The token the call reported was the newest, untried one, the call had already spent its
+    /// refresh, and no token since the one it spent it on has served any call: the upstream
+    /// refuses every token, so the call fails instead of looping.
     RefusedAgain,
 }
 
@@ -146,6 +148,16 @@ pub struct LeaseBook {
     /// Leases granted, and slots that ran out unreported (for tests and metrics).
     pub granted: u64,
     pub expired: u64,
+}
+
+/// What an account's owner must keep across restarts besides its token: the pacer's memory and
+/// the slot leases out, so a restarted owner neither bursts nor grants a held slot again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseSnapshot {
+    pub pacer: PacerSnapshot,
+    pub held: Vec<(u64, u64)>,
+    pub next_id: u64,
+    pub served_generation: u64,
 }
 
 /// What the account should do to answer a lease request.
@@ -165,9 +177,9 @@ pub enum Grant {
 
 impl AccountState {
     /// Takes in one report. Returns whether an auth refusal counts against its call's refresh:
-    /// only a refusal of the newest token, and only while no call has succeeded with it (a token
-    /// that served calls and is then refused has expired in use, which says nothing against the
-    /// call).
+    /// only a refusal of the newest token (an older one was already replaced), and only while no
+    /// call has succeeded with it (a token that served calls and is then refused has expired in
+    /// use, which says nothing against the call).
     pub fn report(&mut self, _now_ms: u64, report: &LeaseReport) -> bool {
         if report.slot {
             let before = self.leases.held.len();
@@ -194,6 +206,23 @@ impl AccountState {
             }
             Outcome::Failed => false,
         }
+    }
+
+    pub fn lease_snapshot(&self) -> LeaseSnapshot {
+        LeaseSnapshot {
+            pacer: self.pacer.snapshot(),
+            held: self.leases.held.clone(),
+            next_id: self.leases.next_id,
+            served_generation: self.leases.served_generation,
+        }
+    }
+
+    /// Takes back what an earlier owner saved (with the same rate limit).
+    pub fn restore_leases(&mut self, snapshot: LeaseSnapshot) {
+        self.pacer.restore(snapshot.pacer);
+        self.leases.held = snapshot.held;
+        self.leases.next_id = self.leases.next_id.max(snapshot.next_id);
+        self.leases.served_generation = self.leases.served_generation.max(snapshot.served_generation);
     }
 
     /// Slot leases still out, unreported and alive.
@@ -283,10 +312,13 @@ impl GrantCall {
         if let Some(e) = self.failed.take() {
             return Ok(Grant::Failed(e));
         }
-        let refreshed =
-            matches!(&self.prior, Some(LeaseReport { outcome: Outcome::AuthRefused { refreshed: true }, .. }));
-        if self.charged && refreshed {
-            return Err(LeaseAnswer::RefusedAgain);
+        if let Some(LeaseReport { outcome: Outcome::AuthRefused { charged: Some(spent_on) }, .. }) = &self.prior {
+            // A refusal that would count again: fail only if no token since the one the call
+            // spent its refresh on has worked for anyone (tokens that work and then expire in
+            // a crowd must not fail the unlucky call that kept drawing spent ones).
+            if self.charged && acct.leases.served_generation < *spent_on {
+                return Err(LeaseAnswer::RefusedAgain);
+            }
         }
         if self.fetching {
             return Ok(Grant::Wait { until_ms: now_ms + FETCH_TIMEOUT_MS, on_account_change: true });
@@ -365,7 +397,10 @@ pub struct LeasedCall {
     prior: Option<LeaseReport>,
     attempts: u32,
     auth_refusals: u32,
-    refreshed: bool,
+    /// The generation whose refusal this call spent its refresh on.
+    charged: Option<u64>,
+    /// The generation of the last token refused, which a lease's `charged` refers to.
+    refused_generation: u64,
     not_before_ms: u64,
     last_upstream: Option<UpstreamError>,
     last_transport: Option<String>,
@@ -385,7 +420,8 @@ impl LeasedCall {
             prior: None,
             attempts: 0,
             auth_refusals: 0,
-            refreshed: false,
+            charged: None,
+            refused_generation: 0,
             not_before_ms: 0,
             last_upstream: None,
             last_transport: None,
@@ -453,8 +489,8 @@ impl LeasedCall {
     pub fn granted(&mut self, now_ms: u64, answer: Result<LeaseAnswer, Error>) {
         match answer {
             Ok(LeaseAnswer::Lease(lease)) => {
-                if lease.charged {
-                    self.refreshed = true;
+                if lease.charged && self.charged.is_none() {
+                    self.charged = Some(self.refused_generation);
                 }
                 self.phase = Phase::Leased { lease, received_ms: now_ms };
             }
@@ -500,7 +536,8 @@ impl LeasedCall {
         match upstream.class {
             UpstreamClass::TokenRejected => {
                 self.auth_refusals += 1;
-                let outcome = Outcome::AuthRefused { refreshed: self.refreshed };
+                let outcome = Outcome::AuthRefused { charged: self.charged };
+                self.refused_generation = lease.generation;
                 if self.auth_refusals > MAX_AUTH_REFUSALS {
                     let report = report_of(&lease, outcome);
                     self.finish(

@@ -33,6 +33,14 @@ pub enum Reservation {
     WaitForRelease,
 }
 
+/// A [`Pacer`]'s memory: its recent sends, calls in flight, and throttle.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PacerSnapshot {
+    pub sent: alloc::vec::Vec<u64>,
+    pub in_flight: u32,
+    pub blocked_until: u64,
+}
+
 /// Tracks sends against a [`RateLimit`]. A sliding window that remembers each send's time is
 /// exact: it lets a burst go at once and then waits precisely as long as the limit requires.
 #[derive(Clone, Debug)]
@@ -109,6 +117,22 @@ impl Pacer {
         }
     }
 
+    /// What the pacer remembers, so a restarted owner keeps pacing from where it was (an account
+    /// object evicted while idle must not grant a fresh window's worth at once).
+    pub fn snapshot(&self) -> PacerSnapshot {
+        PacerSnapshot {
+            sent: self.sent.iter().copied().collect(),
+            in_flight: self.in_flight,
+            blocked_until: self.blocked_until,
+        }
+    }
+
+    pub fn restore(&mut self, snapshot: PacerSnapshot) {
+        self.sent = snapshot.sent.into_iter().collect();
+        self.in_flight = snapshot.in_flight;
+        self.blocked_until = self.blocked_until.max(snapshot.blocked_until);
+    }
+
     pub fn is_serial(&self) -> bool {
         self.limit == RateLimit::Serial
     }
@@ -130,6 +154,8 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn window_allows_burst_then_waits_exactly() {

@@ -32,6 +32,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(r) => r,
         Err(e) => e.to_response()?,
     };
+    // Reports the invocation still owes the account objects (an export's stream sends its own).
+    routes::flush_reports(&env, &config).await;
+    // Object calls and upstream fetches this invocation made (an export's stream logs its own).
+    let _ = response.headers_mut().set("x-subrequests", &config.subrequests().to_string());
     if let Some(origin) = origin {
         let headers = response.headers_mut();
         if method == Method::Options {
