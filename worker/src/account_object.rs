@@ -106,7 +106,12 @@ impl DurableObject for UpstreamAccount {
             Ok(m) => m,
             Err(e) => return ApiError::internal(format!("bad lease message: {e}")).to_response(),
         };
-        let settings = Rc::clone(Config::from_env(&self.env).settings());
+        // An object's environment is fixed for its life: its settings are read once.
+        let known = self.settings.borrow().as_ref().map(Rc::clone);
+        let settings = match known {
+            Some(s) => s,
+            None => Rc::clone(Config::from_env(&self.env).settings()),
+        };
         let account = match settings.account(ask.platform) {
             Ok(a) => a,
             Err(e) => return e.to_response(),

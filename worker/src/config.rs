@@ -63,9 +63,12 @@ impl Deref for Config {
     }
 }
 
+/// Environment objects remembered per isolate: the handlers' and the account object's are two.
+const CACHED_ENVS: usize = 4;
+
 thread_local! {
-    /// The settings of the environment object this isolate was last handed.
-    static CACHE: RefCell<Option<(JsValue, Rc<Settings>)>> = const { RefCell::new(None) };
+    /// The settings of the environment objects this isolate was handed lately, newest first.
+    static CACHE: RefCell<Vec<(JsValue, Rc<Settings>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A var or a secret (wrangler's `--var` and `.dev.vars` both land in one of the two), non-empty.
@@ -154,12 +157,16 @@ impl Config {
 impl Settings {
     fn cached(env: &Env) -> Rc<Settings> {
         let js: &JsValue = env.as_ref();
-        let hit = CACHE.with(|c| c.borrow().as_ref().filter(|(e, _)| e == js).map(|(_, s)| Rc::clone(s)));
+        let hit = CACHE.with(|c| c.borrow().iter().find(|(e, _)| e == js).map(|(_, s)| Rc::clone(s)));
         if let Some(s) = hit {
             return s;
         }
         let settings = Rc::new(Settings::from_env(env));
-        CACHE.with(|c| *c.borrow_mut() = Some((js.clone(), Rc::clone(&settings))));
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            c.insert(0, (js.clone(), Rc::clone(&settings)));
+            c.truncate(CACHED_ENVS);
+        });
         settings
     }
 
