@@ -34,7 +34,7 @@ use crate::error::{ProtocolError, UpstreamClass, UpstreamError};
 use crate::protocol::account::Account;
 use crate::protocol::call::{AccountState, CallSpec};
 use crate::protocol::http::{Request, Response};
-use crate::protocol::pacing::{PacerSnapshot, Reservation};
+use crate::protocol::pacing::{PacerSnapshot, RateLimit, Reservation};
 use crate::protocol::retry::RetryPolicy;
 use crate::protocol::token::{TokenPoll, FETCH_TIMEOUT_MS};
 use crate::protocol::upstream::classify_response;
@@ -46,9 +46,12 @@ pub const LEASE_TIMEOUT_MS: u64 = 35_000;
 /// The holder stops waiting for the upstream this long before its lease ends, so a slow answer
 /// never overlaps the next holder's call.
 pub const LEASE_SAFETY_MS: u64 = 2_000;
-/// A window limit's reservations keep this far apart from the calls that leave the window:
-/// holders send a little after the time they were given, each by its own delay.
-pub const WINDOW_MARGIN_MS: u64 = 40;
+/// A window limit's reservations keep a margin from the calls that leave the window: holders
+/// send a little after the time they were given, each by its own delay, and the upstream counts
+/// arrivals. A twentieth of the window, from 40 ms to 1 s (1 s of a minute-long window: 1.7%).
+pub fn window_margin_ms(window_ms: u64) -> u64 {
+    (window_ms / 20).clamp(40, 1_000)
+}
 /// Token refusals one call absorbs in all, whether they count against its refresh or not.
 const MAX_AUTH_REFUSALS: u32 = 24;
 
@@ -248,7 +251,11 @@ impl AccountState {
             TokenPoll::Wait { until_ms, on_account_change } => return Grant::Wait { until_ms, on_account_change },
             TokenPoll::Failed(e) => return Grant::Failed(e),
         };
-        let send_at_ms = match self.pacer.reserve(now_ms, WINDOW_MARGIN_MS) {
+        let margin = match self.pacer.limit() {
+            RateLimit::Window { window_ms, .. } => window_margin_ms(window_ms),
+            _ => 0,
+        };
+        let send_at_ms = match self.pacer.reserve(now_ms, margin) {
             Reservation::At(t) => t,
             Reservation::WaitForRelease => {
                 // The slot frees when its holder reports, at the latest when its lease ends.
