@@ -674,7 +674,14 @@ fn a_dead_holders_slot_frees_at_the_lease_timeout_and_only_once() {
     let Ok(Grant::Lease(live)) = next.poll(&mut acct, until_ms) else { panic!("the slot should be free") };
     assert_eq!(acct.leases.expired, 1);
     // The dead holder wakes up and reports: the live holder keeps the slot.
-    let late = LeaseReport { lease: dead.id, generation: dead.generation, slot: true, outcome: Outcome::Done };
+    let late = LeaseReport {
+        lease: dead.id,
+        generation: dead.generation,
+        slot: true,
+        outcome: Outcome::Done,
+        reserved_at_ms: 0,
+        sent_at_ms: 0,
+    };
     acct.report(until_ms + 1, &late);
     let mut third = GrantCall::new(&mut acct, until_ms + 1, &[], None);
     assert!(
@@ -684,7 +691,14 @@ fn a_dead_holders_slot_frees_at_the_lease_timeout_and_only_once() {
     // The live holder's report frees it.
     acct.report(
         until_ms + 2,
-        &LeaseReport { lease: live.id, generation: live.generation, slot: true, outcome: Outcome::Done },
+        &LeaseReport {
+            lease: live.id,
+            generation: live.generation,
+            slot: true,
+            outcome: Outcome::Done,
+            reserved_at_ms: 0,
+            sent_at_ms: 0,
+        },
     );
     assert!(matches!(third.poll(&mut acct, until_ms + 2), Ok(Grant::Lease(_))));
 }

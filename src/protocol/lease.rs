@@ -48,9 +48,9 @@ pub const LEASE_TIMEOUT_MS: u64 = 35_000;
 pub const LEASE_SAFETY_MS: u64 = 2_000;
 /// A window limit's reservations keep a margin from the calls that leave the window: holders
 /// send a little after the time they were given, each by its own delay, and the upstream counts
-/// arrivals. A twentieth of the window, from 40 ms to 1 s (1 s of a minute-long window: 1.7%).
+/// arrivals. A fortieth of the window, from 40 ms to 1 s (1 s of a minute-long window: 1.7%).
 pub fn window_margin_ms(window_ms: u64) -> u64 {
-    (window_ms / 20).clamp(40, 1_000)
+    (window_ms / 40).clamp(40, 1_000)
 }
 /// Token refusals one call absorbs in all, whether they count against its refresh or not.
 const MAX_AUTH_REFUSALS: u32 = 24;
@@ -119,6 +119,12 @@ pub struct LeaseReport {
     pub generation: u64,
     pub slot: bool,
     pub outcome: Outcome,
+    /// When the lease said it could send, and when it did (the holder's clock; 0: never sent),
+    /// so a window limit counts the call when it really went.
+    #[serde(default)]
+    pub reserved_at_ms: u64,
+    #[serde(default)]
+    pub sent_at_ms: u64,
 }
 
 impl LeaseReport {
@@ -184,6 +190,9 @@ impl AccountState {
     /// call has succeeded with it (a token that served calls and is then refused has expired in
     /// use, which says nothing against the call).
     pub fn report(&mut self, _now_ms: u64, report: &LeaseReport) -> bool {
+        if report.sent_at_ms > report.reserved_at_ms {
+            self.pacer.sent_late(report.reserved_at_ms, report.sent_at_ms);
+        }
         if report.slot {
             let before = self.leases.held.len();
             self.leases.held.retain(|(id, _)| *id != report.lease);
@@ -391,7 +400,7 @@ enum Phase {
     NeedLease,
     AwaitingLease,
     Leased { lease: Lease, received_ms: u64 },
-    Sent { lease: Lease },
+    Sent { lease: Lease, sent_at_ms: u64 },
     Finished,
 }
 
@@ -479,11 +488,11 @@ impl LeasedCall {
                     Ok(request) => {
                         self.attempts += 1;
                         let timeout = lease.answer_timeout_ms(now_ms.saturating_sub(received_ms));
-                        self.phase = Phase::Sent { lease };
+                        self.phase = Phase::Sent { lease, sent_at_ms: now_ms };
                         Step::Send(request, timeout)
                     }
                     Err(e) => {
-                        let report = report_of(&lease, Outcome::Failed);
+                        let report = report_of(&lease, 0, Outcome::Failed);
                         self.finish(Err(e), Some(report));
                         self.poll(account, now_ms)
                     }
@@ -517,8 +526,8 @@ impl LeasedCall {
     /// The upstream's answer to the last [`Step::Send`], or the transport error that replaced
     /// it. `random` feeds the backoff jitter.
     pub fn handle_response(&mut self, now_ms: u64, random: u32, answer: Result<Response, String>) {
-        let lease = match core::mem::replace(&mut self.phase, Phase::NeedLease) {
-            Phase::Sent { lease } => lease,
+        let (lease, sent_at_ms) = match core::mem::replace(&mut self.phase, Phase::NeedLease) {
+            Phase::Sent { lease, sent_at_ms } => (lease, sent_at_ms),
             other => {
                 self.phase = other;
                 return;
@@ -528,13 +537,13 @@ impl LeasedCall {
             Ok(r) => r,
             Err(transport) => {
                 self.last_transport = Some(transport);
-                self.retry_later(&lease, Outcome::Failed, now_ms, random, None);
+                self.retry_later(&lease, sent_at_ms, Outcome::Failed, now_ms, random, None);
                 return;
             }
         };
         let upstream = match classify_response(self.spec.platform().upstream(), &response) {
             Ok(()) => {
-                let report = report_of(&lease, Outcome::Done);
+                let report = report_of(&lease, sent_at_ms, Outcome::Done);
                 self.finish(Ok(response), Some(report));
                 return;
             }
@@ -546,7 +555,7 @@ impl LeasedCall {
                 let outcome = Outcome::AuthRefused { charged: self.charged };
                 self.refused_generation = lease.generation;
                 if self.auth_refusals > MAX_AUTH_REFUSALS {
-                    let report = report_of(&lease, outcome);
+                    let report = report_of(&lease, sent_at_ms, outcome);
                     self.finish(
                         Err(Error::Protocol(ProtocolError::AuthFailedAfterRefresh(Box::new(upstream)))),
                         Some(report),
@@ -556,40 +565,48 @@ impl LeasedCall {
                 // Again at once, with whatever token the account holds by then; the account
                 // says whether this refusal counted against the call's refresh.
                 self.last_upstream = Some(upstream);
-                self.prior = Some(report_of(&lease, outcome));
+                self.prior = Some(report_of(&lease, sent_at_ms, outcome));
             }
             UpstreamClass::RateLimited => {
                 let wait = response
                     .retry_after_ms
                     .or_else(|| self.spec.platform().upstream().throttle_wait_ms(&upstream.code, now_ms));
                 self.last_upstream = Some(upstream);
-                self.retry_later(&lease, Outcome::Throttled { until_ms: 0 }, now_ms, random, wait);
+                self.retry_later(&lease, sent_at_ms, Outcome::Throttled { until_ms: 0 }, now_ms, random, wait);
             }
             UpstreamClass::Transient => {
                 let wait = response.retry_after_ms;
                 self.last_upstream = Some(upstream);
-                self.retry_later(&lease, Outcome::Failed, now_ms, random, wait);
+                self.retry_later(&lease, sent_at_ms, Outcome::Failed, now_ms, random, wait);
             }
             UpstreamClass::SignatureExpired => {
                 // Signed too long ago (a slow queue): sign again at once.
                 self.last_upstream = Some(upstream);
-                self.retry_later(&lease, Outcome::Failed, now_ms, random, Some(0));
+                self.retry_later(&lease, sent_at_ms, Outcome::Failed, now_ms, random, Some(0));
             }
             _ => {
-                let report = report_of(&lease, Outcome::Failed);
+                let report = report_of(&lease, sent_at_ms, Outcome::Failed);
                 self.finish(Err(Error::Upstream(upstream)), Some(report));
             }
         }
     }
 
-    fn retry_later(&mut self, lease: &Lease, outcome: Outcome, now_ms: u64, random: u32, wait_ms: Option<u64>) {
+    fn retry_later(
+        &mut self,
+        lease: &Lease,
+        sent_at_ms: u64,
+        outcome: Outcome,
+        now_ms: u64,
+        random: u32,
+        wait_ms: Option<u64>,
+    ) {
         let backoff = self.retry.delay_ms(self.attempts, random);
         self.not_before_ms = now_ms + wait_ms.map_or(backoff, |w| w.max(if w == 0 { 0 } else { backoff / 4 }));
         let outcome = match outcome {
             Outcome::Throttled { .. } => Outcome::Throttled { until_ms: self.not_before_ms },
             other => other,
         };
-        let report = report_of(lease, outcome);
+        let report = report_of(lease, sent_at_ms, outcome);
         if self.attempts >= self.retry.max_attempts {
             let error = Error::Protocol(ProtocolError::RetriesExhausted {
                 attempts: self.attempts,
@@ -603,6 +620,13 @@ impl LeasedCall {
     }
 }
 
-fn report_of(lease: &Lease, outcome: Outcome) -> LeaseReport {
-    LeaseReport { lease: lease.id, generation: lease.generation, slot: lease.slot, outcome }
+fn report_of(lease: &Lease, sent_at_ms: u64, outcome: Outcome) -> LeaseReport {
+    LeaseReport {
+        lease: lease.id,
+        generation: lease.generation,
+        slot: lease.slot,
+        outcome,
+        reserved_at_ms: lease.send_at_ms,
+        sent_at_ms,
+    }
 }

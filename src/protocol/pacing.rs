@@ -133,6 +133,15 @@ impl Pacer {
         self.blocked_until = self.blocked_until.max(snapshot.blocked_until);
     }
 
+    /// A call reserved for `reserved_ms` went at `sent_ms`: the window counts it from then, so a
+    /// late sender (its lease delivered late, its clock read late) cannot crowd the next window.
+    pub fn sent_late(&mut self, reserved_ms: u64, sent_ms: u64) {
+        let Some(pos) = self.sent.iter().rposition(|&t| t == reserved_ms) else { return };
+        self.sent.remove(pos);
+        let at = self.sent.iter().rposition(|&t| t <= sent_ms).map_or(0, |p| p + 1);
+        self.sent.insert(at, sent_ms);
+    }
+
     pub fn is_serial(&self) -> bool {
         self.limit == RateLimit::Serial
     }
@@ -177,6 +186,16 @@ mod tests {
         // Any window of 1000 ms holds at most 2 of them.
         p.block_until(5000);
         assert_eq!(p.reserve(10, 5), at(5000));
+    }
+
+    #[test]
+    fn a_late_send_moves_its_reservation() {
+        let mut p = Pacer::new(RateLimit::Window { limit: 2, window_ms: 1000 });
+        assert_eq!(p.reserve(0, 0), Reservation::At(0));
+        assert_eq!(p.reserve(0, 0), Reservation::At(0));
+        p.sent_late(0, 300); // the first went 300 ms late
+        assert_eq!(p.reserve(10, 0), Reservation::At(1000));
+        assert_eq!(p.reserve(10, 0), Reservation::At(1300), "the window counts the late call from when it went");
     }
 
     #[test]
