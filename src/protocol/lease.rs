@@ -52,6 +52,9 @@ pub const LEASE_SAFETY_MS: u64 = 2_000;
 pub fn window_margin_ms(window_ms: u64) -> u64 {
     (window_ms / 40).clamp(40, 1_000)
 }
+/// A call sent this much after its reservation is reported even when nothing else needs saying,
+/// so the window limit counts it from when it went.
+const LATE_SEND_MS: u64 = 10;
 /// Token refusals one call absorbs in all, whether they count against its refresh or not.
 const MAX_AUTH_REFUSALS: u32 = 24;
 
@@ -128,10 +131,10 @@ pub struct LeaseReport {
 }
 
 impl LeaseReport {
-    /// Whether the account needs this report at all: a finished call that held no slot only
-    /// confirms its token worked, which the next request's report will say again.
+    /// Whether the account needs this report at all: a finished call that held no slot and went
+    /// on time only confirms its token worked, which the next request's report will say again.
     pub fn must_send(&self) -> bool {
-        self.slot || self.outcome != Outcome::Done
+        self.slot || self.outcome != Outcome::Done || self.sent_at_ms > self.reserved_at_ms + LATE_SEND_MS
     }
 }
 
