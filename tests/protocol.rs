@@ -870,16 +870,14 @@ fn ten_concurrent_exports_stay_within_the_window_limit() {
         AccountState::new(account(Platform::Xiaoe)).with_rate_limit(RateLimit::Window { limit: 30, window_ms: 1_000 });
     restarted.tokens.restore(acct.tokens.snapshot().unwrap());
     restarted.restore_leases(acct.lease_snapshot());
-    let burst: Vec<u64> = (0..30)
-        .map(|_| match restarted.grant(flock.now, 10_000) {
-            Grant::Lease(l) => l.send_at_ms,
+    let at_once = (0..30)
+        .filter(|_| match restarted.grant(flock.now, 10_000) {
+            Grant::Lease(l) => l.send_at_ms < flock.now + 1,
+            Grant::Wait { .. } => false,
             other => panic!("{other:?}"),
         })
-        .collect();
-    assert!(
-        burst.iter().filter(|&&t| t < flock.now + 1).count() < 30,
-        "a restarted owner granted a fresh window at once"
-    );
+        .count();
+    assert!(at_once < 30, "a restarted owner granted a fresh window at once ({at_once} leases)");
     // 10 × 12 pages = 120 calls at 30 a second: at least 3 s, and not much more.
     let calls = u64::from(up.data_calls);
     let minimum = (calls.div_ceil(30) - 1) * 1_000;

@@ -52,6 +52,8 @@ pub const LEASE_SAFETY_MS: u64 = 2_000;
 pub fn window_margin_ms(window_ms: u64) -> u64 {
     (window_ms / 40).clamp(40, 1_000)
 }
+/// How far ahead of its time a window slot is handed out (the lease's trip to its holder).
+pub const RESERVE_AHEAD_MS: u64 = 20;
 /// A call sent this much after its reservation is reported even when nothing else needs saying,
 /// so the window limit counts it from when it went.
 const LATE_SEND_MS: u64 = 10;
@@ -267,8 +269,16 @@ impl AccountState {
             RateLimit::Window { window_ms, .. } => window_margin_ms(window_ms),
             _ => 0,
         };
-        let send_at_ms = match self.pacer.reserve(now_ms, margin) {
+        // A window slot is taken only shortly before its time, so the sends reported late by
+        // then have moved the window first.
+        let send_at_ms = match self.pacer.reserve_within(now_ms, margin, RESERVE_AHEAD_MS) {
             Reservation::At(t) => t,
+            Reservation::NotBefore(t) => {
+                return Grant::Wait {
+                    until_ms: t.saturating_sub(RESERVE_AHEAD_MS).max(now_ms + 1),
+                    on_account_change: true,
+                }
+            }
             Reservation::WaitForRelease => {
                 // The slot frees when its holder reports, at the latest when its lease ends.
                 let until_ms = self.leases.held.iter().map(|(_, end)| *end).min().unwrap_or(now_ms + 1).max(now_ms + 1);

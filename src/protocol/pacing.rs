@@ -29,6 +29,9 @@ pub enum Pace {
 pub enum Reservation {
     /// The call may go at this time (now or later); the slot is taken.
     At(u64),
+    /// Nothing is taken: the earliest time is further off than the caller's horizon; ask again
+    /// then (sends reported late meanwhile may move it).
+    NotBefore(u64),
     /// Serial: wait until the call in flight completes.
     WaitForRelease,
 }
@@ -91,8 +94,14 @@ impl Pacer {
     /// `margin_ms` clear of the calls leaving the window (a holder sends a little after its time).
     /// A serial reservation must be matched by one [`Pacer::release`].
     pub fn reserve(&mut self, now_ms: u64, margin_ms: u64) -> Reservation {
+        self.reserve_within(now_ms, margin_ms, u64::MAX)
+    }
+
+    /// [`Pacer::reserve`], taking a window slot only if its time is at most `horizon_ms` away.
+    pub fn reserve_within(&mut self, now_ms: u64, margin_ms: u64, horizon_ms: u64) -> Reservation {
         let start = now_ms.max(self.blocked_until);
         match self.limit {
+            RateLimit::Unlimited if start > now_ms.saturating_add(horizon_ms) => Reservation::NotBefore(start),
             RateLimit::Unlimited => Reservation::At(start),
             RateLimit::Serial => {
                 if self.in_flight > 0 {
@@ -110,6 +119,9 @@ impl Pacer {
                 if self.sent.len() >= limit {
                     // The call `limit` places back must have left the window.
                     at = at.max(self.sent[self.sent.len() - limit] + window_ms + margin_ms);
+                }
+                if at > now_ms.saturating_add(horizon_ms) {
+                    return Reservation::NotBefore(at);
                 }
                 self.sent.push_back(at);
                 Reservation::At(at)
