@@ -78,7 +78,6 @@ pub async fn call_account(env: &Env, config: &Config, platform: Platform, spec: 
                     if let Some(p) = prior {
                         config.queue_report(&key, platform, p);
                     }
-                    config.spend_anyway();
                     return Err(budget_spent(config));
                 }
                 config.spend("a lease")?;
