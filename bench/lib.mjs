@@ -42,8 +42,9 @@ export const log = (tag) => (...parts) => console.error(`[${tag}]`, ...parts);
 /**
  * tests/support/wrangler.mjs's startWrangler with the benchmarks' defaults: the log in
  * `logDir`/`name`.log, warnings only, and the wasm that keeps its names, so V8's profiler can say
- * which functions the time goes to (names do not change what runs). Other options pass through.
+ * which functions the time goes to (names do not change what runs). `logLevel: "log"` keeps the
+ * Worker's own console lines (pagination reads its subrequest counts there). Other options pass through.
  */
-export function startWrangler({ logDir, name = "wrangler", args = [], ...options }) {
-  return start({ logFile: join(logDir, `${name}.log`), namedWasm: true, args: ["--log-level", "warn", ...args], ...options });
+export function startWrangler({ logDir, name = "wrangler", args = [], logLevel = "warn", ...options }) {
+  return start({ logFile: join(logDir, `${name}.log`), namedWasm: true, args: ["--log-level", logLevel, ...args], ...options });
 }

@@ -1,5 +1,7 @@
-// Worker CPU per request for a 100-record page, in workerd under `wrangler dev` (SANDBOX=true,
-// so the upstream answer is generated in-process and no network is involved).
+// Worker CPU per request for a 100-record page, in workerd under `wrangler dev` with SANDBOX=false
+// against the upstream simulator in this Node process, so the upstream body is built outside
+// workerd and its CPU is the handler's and the account object's alone (the handler fetches the
+// upstream itself under the object's lease).
 //
 // Two measurements, both from the runtime side (a Worker's own clocks do not advance while it
 // computes, so it cannot time itself):
@@ -9,8 +11,8 @@
 //    chain's fixed cost (wrangler's entry and proxy workers, its middleware, the inspector).
 // 2. V8's sampling profiler (DevTools protocol on wrangler's inspector port) over page requests:
 //    the isolate's busy time per request, split by the Worker's own (named) wasm frames:
-//    normalization (aftersale::normalize_page + the records' JSON), the sandbox's generation of
-//    the upstream body, configuration reads, and the rest. Sampling adds overhead and counts
+//    normalization (aftersale::normalize_page + the records' JSON), the account object's work
+//    per lease (its fetch handler: reports, grant, storage), configuration reads, and the rest. Sampling adds overhead and counts
 //    preempted time, so these are upper bounds; the OS figure is the one judged.
 //
 // 3. One normalization in workerd, isolated: a bench-only Worker (bench/workerd-normalize.mjs)
@@ -23,6 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { page } from "./inputs.mjs";
+import { startSimulator } from "../tests/simulator/simulator.mjs";
 import { args, log, median, REPO_ROOT, startWrangler, writeJson } from "./lib.mjs";
 
 const say = log("worker-cpu");
@@ -51,8 +54,8 @@ function cpuMs(pids) {
   return ticks * TICK_MS;
 }
 
-async function get(url, expect = 200) {
-  const res = await fetch(url);
+async function get(url, expect = 200, headers = {}) {
+  const res = await fetch(url, { headers });
   const body = await res.text();
   if (res.status !== expect) throw new Error(`${url}: HTTP ${res.status}: ${body.slice(0, 300)}`);
   return body;
@@ -94,7 +97,8 @@ async function devtools(port) {
 const GROUPS = {
   normalize: /^aftersale::normalize_page|^aftersale::parse_page|^aftersale_worker::routes::push_records|^serde_json::ser::to_vec/,
   sandbox_upstream: /^aftersale_sandbox::/,
-  config_from_env: /^aftersale_worker::config::Config::from_env/,
+  account_object: /^aftersale_worker::account_object::|UpstreamAccount/,
+  config_from_env: /^aftersale_worker::config::(Config|Settings)::from_env/,
 };
 
 function analyse(profile, n) {
@@ -177,45 +181,77 @@ const result = {};
 // ends today).
 const PLATFORM_RUNS = [
   { platform: "lingxing", block: BLOCK, rounds: ROUNDS, profiled: PROFILED, warm: 40 },
-  { platform: "xiaoe", block: 40, rounds: 4, profiled: 60, warm: 20 },
+  { platform: "xiaoe", block: BLOCK, rounds: ROUNDS, profiled: PROFILED, warm: 40 },
 ];
-const worker = await startWrangler({ vars: { SANDBOX: "true" }, logDir: opt.logs, name: "wrangler-worker-cpu" });
+// 3000 records over the simulator's six months: the newest 31-day Xiaoe window holds > 100, and
+// Lingxing pages of 100 records hold ~124 after-sale lines.
+const sim = await startSimulator({ records: 3000, seed: 3, xiaoeRateLimit: { limit: 1_000_000, windowMs: 60_000 } });
+const c = sim.credentials;
+const CLIENT_KEY = "bench-cpu-client-key-71c2";
+const worker = await startWrangler({
+  logDir: opt.logs,
+  name: "wrangler-worker-cpu",
+  vars: {
+    SANDBOX: "false",
+    XIAOE_BASE_URL: sim.url,
+    LINGXING_BASE_URL: sim.url,
+    WECHAT_BASE_URL: sim.url,
+    XIAOE_APP_ID: c.xiaoe.app_id,
+    // Requests back to back: the proxy's pacer must not be what is measured.
+    XIAOE_RATE_LIMIT: "1000000/60s",
+  },
+  secrets: {
+    XIAOE_CLIENT_ID: c.xiaoe.client_id,
+    XIAOE_SECRET_KEY: c.xiaoe.secret_key,
+    LINGXING_APP_ID: c.lingxing.appId,
+    LINGXING_APP_SECRET: c.lingxing.appSecret,
+    CLIENT_KEYS: CLIENT_KEY,
+    CURSOR_SECRET: "bench-cpu-cursor-secret-2b9f",
+  },
+});
+const authed = (url) => get(url, 200, { authorization: `Bearer ${CLIENT_KEY}` });
 try {
   const pids = worker.workerdPids();
   result.workerd_processes = pids.length;
   if (pids.length === 0) throw new Error("no workerd process found in wrangler's process group");
   const health = () => get(`${worker.baseUrl}/healthz`);
   result.proxy = [];
-  const { range } = JSON.parse(await get(`${worker.baseUrl}/v1/sandbox/orders`));
   for (const run of PLATFORM_RUNS) {
-    run.path = `/v1/aftersales?platform=${run.platform}&from=${range.from}&to=${range.to}&limit=100`;
+    run.path = `/v1/aftersales?platform=${run.platform}&from=2023-01-01&to=2023-07-01&limit=100`;
     const url = `${worker.baseUrl}${run.path}`;
-    const body = JSON.parse(await get(url));
-    const r = { platform: run.platform, path: run.path, after_sales: body.data.length, response_bytes: Buffer.byteLength(JSON.stringify(body)) };
+    const first = await fetch(url, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+    const text = await first.text();
+    if (first.status !== 200) throw new Error(`${url}: HTTP ${first.status}: ${text.slice(0, 300)}`);
+    const body = JSON.parse(text);
+    const r = { platform: run.platform, path: run.path, after_sales: body.data.length, response_bytes: Buffer.byteLength(text), subrequests: Number(first.headers.get("x-subrequests")) };
     for (let i = 0; i < run.warm; i++) {
-      await get(url);
+      await authed(url);
       await health();
     }
-    const m = await osCpu(pids, [["healthz", health], ["page", () => get(url)]], run);
+    const m = await osCpu(pids, [["healthz", health], ["page", () => authed(url)]], run);
     r.os_cpu_ms_per_request = m.cpu_ms;
     r.wall_ms_per_request = m.wall_ms;
     r.os_cpu_samples = m.samples;
     r.handler_cpu_ms = m.cpu_ms.page - m.cpu_ms.healthz;
-    say(`${run.platform}: OS CPU per request: page ${m.cpu_ms.page.toFixed(3)} ms, /healthz ${m.cpu_ms.healthz.toFixed(3)} ms → handler ${r.handler_cpu_ms.toFixed(3)} ms (${r.after_sales} after-sales)`);
+    say(`${run.platform}: OS CPU per request: page ${m.cpu_ms.page.toFixed(3)} ms, /healthz ${m.cpu_ms.healthz.toFixed(3)} ms → handler + object ${r.handler_cpu_ms.toFixed(3)} ms (${r.after_sales} after-sales, ${r.subrequests} subrequests)`);
     try {
       const dt = await devtools(worker.inspectorPort);
       await dt.send("Profiler.enable");
       await dt.send("Profiler.setSamplingInterval", { interval: 100 });
       await dt.send("Profiler.start");
-      for (let i = 0; i < run.profiled; i++) await get(url);
+      for (let i = 0; i < run.profiled; i++) await authed(url);
       const stopped = await dt.send("Profiler.stop");
       await dt.send("Profiler.disable");
       dt.close();
       r.profile = analyse(stopped.result.profile, run.profiled);
-      const inc = r.profile.inclusive_ms_per_request;
+      const p = r.profile;
+      const inc = p.inclusive_ms_per_request;
+      // The object's share of the measured CPU, by its share of the isolate's busy time.
+      r.object_cpu_ms = p.busy_ms_per_request > 0 ? (r.handler_cpu_ms * inc.account_object) / p.busy_ms_per_request : null;
+      r.handler_only_cpu_ms = r.object_cpu_ms === null ? null : r.handler_cpu_ms - r.object_cpu_ms;
       say(
-        `${run.platform}: profiler: isolate busy ${r.profile.busy_ms_per_request.toFixed(3)} ms/request; normalize ${inc.normalize.toFixed(3)}, ` +
-          `sandbox upstream ${inc.sandbox_upstream.toFixed(3)}, Config::from_env ${inc.config_from_env.toFixed(3)}`,
+        `${run.platform}: profiler: isolate busy ${p.busy_ms_per_request.toFixed(3)} ms/request; normalize ${inc.normalize.toFixed(3)}, ` +
+          `account object ${inc.account_object.toFixed(3)}, config ${inc.config_from_env.toFixed(3)} → handler ${r.handler_only_cpu_ms?.toFixed(3)} ms, object ${r.object_cpu_ms?.toFixed(3)} ms per lease`,
       );
     } catch (e) {
       r.profile_error = e.message;
@@ -228,6 +264,7 @@ try {
   say(e.message);
 } finally {
   await worker.stop();
+  await sim.close();
 }
 
 // ---------------------------------------------------------------- B. one normalization in workerd

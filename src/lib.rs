@@ -35,7 +35,7 @@ pub use upstreams::*;
 // The paths of earlier releases (SPEC.md §6 and the adapters use them).
 pub use model::{money, time};
 
-pub use protocol::{account, call, cursor, http, pacing, paginate, query, retry, sync, token, upstream};
+pub use protocol::{account, call, cursor, http, lease, pacing, paginate, query, retry, sync, token, upstream};
 
 use alloc::string::String;
 use alloc::vec::Vec;

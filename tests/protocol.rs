@@ -5,8 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aftersale::account::{Account, Credentials};
-use aftersale::call::{AccountState, CallAction, CallSpec, UpstreamCall};
+use aftersale::call::{AccountState, CallSpec};
 use aftersale::http::{Request, Response};
+use aftersale::lease::{Grant, GrantCall, LeaseAnswer, LeaseReport, LeasedCall, Step};
+use aftersale::pacing::RateLimit;
 use aftersale::paginate::Pager;
 use aftersale::query::ListQuery;
 use aftersale::{normalize_page, Date, NormalizeOptions, Platform};
@@ -210,7 +212,37 @@ impl Jitter {
     }
 }
 
-/// Drives one call to completion in simulated time; returns the response and the new clock.
+/// The account object's side of one lease request, in simulated time: takes the reports in,
+/// fetches the token itself when it must (its latency passes on the account's clock), grants.
+fn grant(
+    acct: &mut AccountState,
+    up: &mut ScriptedUpstream,
+    mut now: u64,
+    reports: &[LeaseReport],
+    prior: Option<LeaseReport>,
+) -> (Result<LeaseAnswer, aftersale::Error>, u64) {
+    let mut g = GrantCall::new(acct, now, reports, prior);
+    for _ in 0..10_000 {
+        match g.poll(acct, now) {
+            Err(answer) => return (Ok(answer), now),
+            Ok(Grant::Lease(lease)) => return (Ok(LeaseAnswer::Lease(lease)), now),
+            Ok(Grant::Failed(e)) => return (Err(e), now),
+            Ok(Grant::FetchToken(req)) => {
+                let resp = up.answer(now, &req);
+                now += up.latency_ms;
+                g.handle_token_answer(acct, now, Ok(resp));
+            }
+            Ok(Grant::Wait { until_ms, .. }) => {
+                assert!(until_ms > now, "a wait must move time forward");
+                now = until_ms;
+            }
+        }
+    }
+    panic!("grant did not finish");
+}
+
+/// Drives one call to completion in simulated time, handler and account side; returns the
+/// response and the new clock. Every report reaches the account.
 fn drive_call(
     acct: &mut AccountState,
     up: &mut ScriptedUpstream,
@@ -218,19 +250,30 @@ fn drive_call(
     mut now: u64,
     jitter: &mut Jitter,
 ) -> (Result<Response, aftersale::Error>, u64) {
-    let mut call = UpstreamCall::new(spec);
+    let mut call = LeasedCall::new(spec);
+    let account = acct.account().clone();
     for _ in 0..10_000 {
-        match call.poll(acct, now) {
-            CallAction::Send(req) => {
+        match call.poll(&account, now) {
+            Step::Lease { prior } => {
+                let (answer, t) = grant(acct, up, now, &[], prior);
+                now = t;
+                call.granted(now, answer);
+            }
+            Step::Send(req, _) => {
                 let resp = up.answer(now, &req);
                 now += up.latency_ms;
-                call.handle_response(acct, now, jitter.next(), Ok(resp));
+                call.handle_response(now, jitter.next(), Ok(resp));
             }
-            CallAction::Wait { until_ms, .. } => {
+            Step::Wait { until_ms } => {
                 assert!(until_ms > now, "a wait must move time forward");
                 now = until_ms;
             }
-            CallAction::Done(r) => return (r, now),
+            Step::Done(r, report) => {
+                if let Some(report) = report {
+                    acct.report(now, &report);
+                }
+                return (r, now);
+            }
         }
     }
     panic!("call did not finish");
@@ -369,7 +412,7 @@ fn cursor_state_round_trip_mid_pagination_continues_exactly() {
 #[test]
 fn lingxing_lines_are_split_and_keyed_once_each() {
     let mut up = ScriptedUpstream::new(Platform::Lingxing, 250);
-    up.token_max_uses = 3;
+    up.token_max_uses = 2;
     up.throttle_next = 2;
     let mut acct = AccountState::new(account(Platform::Lingxing));
     let q = query(Platform::Lingxing, "2023-01-01", "2023-02-01", 40);
@@ -391,20 +434,24 @@ fn concurrent_auth_failures_cause_one_refresh() {
     r.unwrap();
     assert_eq!(up.token_fetches, 1);
     // Eight calls get their requests out with the same token; then the upstream revokes it.
-    let mut calls: Vec<UpstreamCall> = (0..8).map(|_| UpstreamCall::new(spec.clone())).collect();
+    let account = acct.account().clone();
+    let mut calls: Vec<LeasedCall> = (0..8).map(|_| LeasedCall::new(spec.clone())).collect();
     let mut sent = Vec::new();
     for c in calls.iter_mut() {
-        match c.poll(&mut acct, now) {
-            CallAction::Send(req) => sent.push(req),
+        let Step::Lease { prior } = c.poll(&account, now) else { panic!("expected a lease request") };
+        let (answer, _) = grant(&mut acct, &mut up, now, &[], prior);
+        c.granted(now, answer);
+        match c.poll(&account, now) {
+            Step::Send(req, _) => sent.push(req),
             other => panic!("expected a send, got {other:?}"),
         }
     }
     up.tokens.clear(); // every outstanding request now fails auth
     let answers: Vec<Response> = sent.iter().map(|r| up.answer(now, r)).collect();
     for (c, a) in calls.iter_mut().zip(answers) {
-        c.handle_response(&mut acct, now + 1, jitter.next(), Ok(a));
+        c.handle_response(now + 1, jitter.next(), Ok(a));
     }
-    // All eight retry; exactly one of them fetches the new token, the rest wait for it.
+    // All eight retry; exactly one report drops the token, the rest find the new one.
     let mut now = now + 1;
     let mut finished = vec![false; calls.len()];
     let mut guard = 0;
@@ -416,15 +463,23 @@ fn concurrent_auth_failures_cause_one_refresh() {
             if *fin {
                 continue;
             }
-            match c.poll(&mut acct, now) {
-                CallAction::Send(req) => {
-                    let a = up.answer(now, &req);
-                    c.handle_response(&mut acct, now, jitter.next(), Ok(a));
+            match c.poll(&account, now) {
+                Step::Lease { prior } => {
+                    let (answer, t) = grant(&mut acct, &mut up, now, &[], prior);
+                    c.granted(t, answer);
                     next = next.min(now);
                 }
-                CallAction::Wait { until_ms, .. } => next = next.min(until_ms),
-                CallAction::Done(r) => {
+                Step::Send(req, _) => {
+                    let a = up.answer(now, &req);
+                    c.handle_response(now, jitter.next(), Ok(a));
+                    next = next.min(now);
+                }
+                Step::Wait { until_ms } => next = next.min(until_ms),
+                Step::Done(r, report) => {
                     r.expect("call succeeds after one refresh");
+                    if let Some(report) = report {
+                        acct.report(now, &report);
+                    }
                     *fin = true;
                 }
             }
@@ -516,17 +571,21 @@ fn debug_output_never_shows_secrets() {
     let account = Account::new(Platform::Xiaoe, credentials).with_base_url("http://127.0.0.1:1");
     let mut acct = AccountState::new(account.clone());
     let spec = Pager::new(query(Platform::Xiaoe, "2023-01-01", "2023-02-01", 10)).unwrap().next_call().unwrap();
-    let mut call = UpstreamCall::new(spec);
-    let CallAction::Send(token_request) = call.poll(&mut acct, 0) else { panic!("expected the token fetch") };
-    call.handle_response(
+    let mut g = GrantCall::new(&mut acct, 0, &[], None);
+    let Ok(Grant::FetchToken(token_request)) = g.poll(&mut acct, 0) else { panic!("expected the token fetch") };
+    g.handle_token_answer(
         &mut acct,
         1,
-        0,
         Ok(Response::ok(r#"{"code":0,"data":{"access_token":"TOKEN-VALUE-123","expires_in":7200}}"#)),
     );
-    let CallAction::Send(data_request) = call.poll(&mut acct, 2) else { panic!("expected the data call") };
+    let Ok(Grant::Lease(lease)) = g.poll(&mut acct, 2) else { panic!("expected a lease") };
+    let mut call = LeasedCall::new(spec);
+    call.granted(2, Ok(LeaseAnswer::Lease(lease.clone())));
+    let Step::Send(data_request, _) = call.poll(&account, 2) else { panic!("expected the data call") };
+    let lease_json = serde_json::to_string(&lease).unwrap();
+    assert!(lease_json.contains("TOKEN-VALUE-123"), "the lease carries its token to the handler");
     let printed = format!(
-        "{account:?} {acct:?} {token_request:?} {data_request:?} {:?} {:?}",
+        "{account:?} {acct:?} {token_request:?} {data_request:?} {lease:?} {call:?} {:?} {:?}",
         acct.tokens.snapshot(),
         aftersale::cursor::CursorKey::new(b"CURSOR-KEY")
     );
@@ -588,4 +647,241 @@ fn components_escape_all_but_the_unreserved_characters() {
     assert_eq!(out, "%E5%B0%8F%E9%B9%85%20a%2Bb%2Fc%3Dd~%C3%A9");
     assert_eq!(url_with_query("https://h/", "/p", &[("k y", "v&w"), ("z", "")]), "https://h/p?k%20y=v%26w&z=");
     assert_eq!(form_body(&[("appId", "a+b"), ("appSecret", "x y")]), b"appId=a%2Bb&appSecret=x%20y".to_vec());
+}
+
+/// A handler that dies holding a serial upstream's slot blocks the account only until its
+/// lease ends; its late report then frees nothing (the slot is someone else's by then).
+#[test]
+fn a_dead_holders_slot_frees_at_the_lease_timeout_and_only_once() {
+    use aftersale::lease::{Outcome, LEASE_TIMEOUT_MS};
+    let mut up = ScriptedUpstream::new(Platform::Lingxing, 10);
+    let mut acct = AccountState::new(account(Platform::Lingxing));
+    let (answer, now) = grant(&mut acct, &mut up, 1_000, &[], None);
+    let Ok(LeaseAnswer::Lease(dead)) = answer else { panic!("expected a lease, got {answer:?}") };
+    assert!(dead.slot, "Lingxing's leases hold its one slot");
+    // The account's owner restarts (an object evicted while idle): it keeps the slot leased.
+    let mut restarted = AccountState::new(account(Platform::Lingxing));
+    restarted.tokens.restore(acct.tokens.snapshot().unwrap());
+    restarted.restore_leases(acct.lease_snapshot());
+    let mut acct = restarted;
+    // The holder never reports. The next request waits, at most until the lease's end.
+    let mut next = GrantCall::new(&mut acct, now, &[], None);
+    let Ok(Grant::Wait { until_ms, on_account_change: true }) = next.poll(&mut acct, now) else {
+        panic!("a second lease while the slot is held")
+    };
+    assert_eq!(until_ms, dead.send_at_ms + LEASE_TIMEOUT_MS, "the wait ends when the dead lease does");
+    assert!(matches!(next.poll(&mut acct, until_ms - 1), Ok(Grant::Wait { .. })), "not before");
+    let Ok(Grant::Lease(live)) = next.poll(&mut acct, until_ms) else { panic!("the slot should be free") };
+    assert_eq!(acct.leases.expired, 1);
+    // The dead holder wakes up and reports: the live holder keeps the slot.
+    let late = LeaseReport {
+        lease: dead.id,
+        generation: dead.generation,
+        slot: true,
+        outcome: Outcome::Done,
+        reserved_at_ms: 0,
+        sent_at_ms: 0,
+    };
+    acct.report(until_ms + 1, &late);
+    let mut third = GrantCall::new(&mut acct, until_ms + 1, &[], None);
+    assert!(
+        matches!(third.poll(&mut acct, until_ms + 1), Ok(Grant::Wait { .. })),
+        "a late report freed a slot it no longer held"
+    );
+    // The live holder's report frees it.
+    acct.report(
+        until_ms + 2,
+        &LeaseReport {
+            lease: live.id,
+            generation: live.generation,
+            slot: true,
+            outcome: Outcome::Done,
+            reserved_at_ms: 0,
+            sent_at_ms: 0,
+        },
+    );
+    assert!(matches!(third.poll(&mut acct, until_ms + 2), Ok(Grant::Lease(_))));
+}
+
+/// Several paginations at once on one account, in simulated time: each walker's lease
+/// requests, the account's grants (and its token fetches), and the upstream's answers arrive
+/// in time order. Returns each walker's delivered keys and the longest the run took.
+struct Flock {
+    now: u64,
+    /// (send, answer) times of every data call, to check the serial upstream's one in flight.
+    sends: Vec<(u64, u64)>,
+}
+
+enum Walk {
+    Idle,
+    Asking(LeasedCall, GrantCall, Option<Response>),
+    Calling(LeasedCall, Option<Response>),
+}
+
+impl Flock {
+    fn run(up: &mut ScriptedUpstream, acct: &mut AccountState, pagers: Vec<Pager>) -> (Vec<Vec<String>>, Flock) {
+        let mut flock = Flock { now: 1_000_000, sends: Vec::new() };
+        let account = acct.account().clone();
+        let mut jitter = Jitter(11);
+        let n = pagers.len();
+        let mut pagers = pagers;
+        let mut walks: Vec<Walk> = (0..n).map(|_| Walk::Idle).collect();
+        // Staggered starts, so walkers interleave rather than march in step.
+        let mut ready: Vec<u64> = (0..n as u64).map(|i| flock.now + i * 3).collect();
+        let mut done = vec![false; n];
+        let mut delivered = vec![Vec::new(); n];
+        for _ in 0..2_000_000 {
+            let Some(i) = (0..n).filter(|&i| !done[i]).min_by_key(|&i| ready[i]) else { break };
+            flock.now = flock.now.max(ready[i]);
+            let now = flock.now;
+            walks[i] = match std::mem::replace(&mut walks[i], Walk::Idle) {
+                Walk::Idle => match pagers[i].next_call() {
+                    None => {
+                        done[i] = true;
+                        Walk::Idle
+                    }
+                    Some(spec) => Walk::Calling(LeasedCall::new(spec), None),
+                },
+                Walk::Asking(mut call, mut g, token_answer) => {
+                    if let Some(resp) = token_answer {
+                        g.handle_token_answer(acct, now, Ok(resp));
+                    }
+                    match g.poll(acct, now) {
+                        Err(answer) => {
+                            call.granted(now, Ok(answer));
+                            ready[i] = now + 1;
+                            Walk::Calling(call, None)
+                        }
+                        Ok(Grant::Lease(lease)) => {
+                            call.granted(now, Ok(LeaseAnswer::Lease(lease)));
+                            ready[i] = now + 1;
+                            Walk::Calling(call, None)
+                        }
+                        Ok(Grant::Failed(e)) => panic!("walker {i}: lease refused: {e}"),
+                        Ok(Grant::FetchToken(req)) => {
+                            let resp = up.answer(now, &req);
+                            ready[i] = now + up.latency_ms;
+                            Walk::Asking(call, g, Some(resp))
+                        }
+                        Ok(Grant::Wait { until_ms, on_account_change }) => {
+                            ready[i] = if on_account_change { until_ms.min(now + 2) } else { until_ms };
+                            Walk::Asking(call, g, None)
+                        }
+                    }
+                }
+                Walk::Calling(mut call, answer) => {
+                    if let Some(resp) = answer {
+                        call.handle_response(now, jitter.next(), Ok(resp));
+                    }
+                    match call.poll(&account, now) {
+                        Step::Lease { prior } => {
+                            let g = GrantCall::new(acct, now, &[], prior);
+                            ready[i] = now + 1;
+                            Walk::Asking(call, g, None)
+                        }
+                        Step::Send(req, _) => {
+                            let resp = up.answer(now, &req);
+                            // Answers take the upstream's latency, give or take a few ms, so
+                            // walkers overtake each other as real callers do.
+                            let latency = up.latency_ms + u64::from(jitter.next() % 7);
+                            flock.sends.push((now, now + latency));
+                            ready[i] = now + latency;
+                            Walk::Calling(call, Some(resp))
+                        }
+                        Step::Wait { until_ms } => {
+                            ready[i] = until_ms.max(now + 1);
+                            Walk::Calling(call, None)
+                        }
+                        Step::Done(result, report) => {
+                            if let Some(report) = report {
+                                acct.report(now, &report);
+                            }
+                            let response = result.unwrap_or_else(|e| panic!("walker {i}: a page failed: {e}"));
+                            let page =
+                                normalize_page(up.platform, &response.body, NormalizeOptions::default()).unwrap();
+                            delivered[i]
+                                .extend(pagers[i].handle_page(page).into_iter().map(|r| r.aftersale_id.into_owned()));
+                            Walk::Idle
+                        }
+                    }
+                }
+            };
+        }
+        assert!(done.iter().all(|d| *d), "the walkers did not finish");
+        (delivered, flock)
+    }
+
+    fn max_in_flight(&self) -> usize {
+        let mut most = 0;
+        for &(start, _) in &self.sends {
+            most = most.max(self.sends.iter().filter(|&&(s, e)| s <= start && start < e).count());
+        }
+        most
+    }
+}
+
+/// Five exports at once against tokens that expire every few uses (6, and 2, where a call that
+/// counted every refusal of the newest token would fail): refusals of a token that has served
+/// calls, or of one older than the account's, never spend a call's refresh, so every export
+/// completes and equals the truth.
+#[test]
+fn concurrent_exports_survive_tokens_expiring_every_few_uses() {
+    for (platform, uses) in
+        [(Platform::Xiaoe, 6), (Platform::Xiaoe, 2), (Platform::Lingxing, 6), (Platform::Lingxing, 2)]
+    {
+        let mut up = ScriptedUpstream::new(platform, 700);
+        up.token_max_uses = uses;
+        up.latency_ms = 20;
+        let mut acct = AccountState::new(account(platform));
+        let q = query(platform, "2023-01-01", "2023-02-01", 25);
+        // Pages of 25 so each export makes many calls (Lingxing: 28 calls, Xiaoe: 28).
+        let pagers = (0..5).map(|_| Pager::new(q.clone()).unwrap()).collect();
+        let (delivered, flock) = Flock::run(&mut up, &mut acct, pagers);
+        for d in &delivered {
+            assert_exactly_once(d, &up.truth(q.from, q.to));
+        }
+        let pages = 5 * 700usize.div_ceil(25) as u32;
+        assert!(up.token_fetches >= pages / uses, "{platform}: tokens really expired ({} fetches)", up.token_fetches);
+        if platform == Platform::Lingxing {
+            assert_eq!(flock.max_in_flight(), 1, "Lingxing: one call in flight across all exports");
+        }
+    }
+}
+
+/// Ten exports at once on one Xiaoe account stay within its window limit (the upstream
+/// enforces it and throttles nothing) and each equals the truth.
+#[test]
+fn ten_concurrent_exports_stay_within_the_window_limit() {
+    let mut up = ScriptedUpstream::new(Platform::Xiaoe, 1200);
+    up.window = Some((30, 1_000));
+    up.latency_ms = 15;
+    let mut acct =
+        AccountState::new(account(Platform::Xiaoe)).with_rate_limit(RateLimit::Window { limit: 30, window_ms: 1_000 });
+    let q = query(Platform::Xiaoe, "2023-01-01", "2023-01-29", 100);
+    let pagers = (0..10).map(|_| Pager::for_export(q.clone()).unwrap()).collect();
+    let start = 1_000_000;
+    let (delivered, flock) = Flock::run(&mut up, &mut acct, pagers);
+    for d in &delivered {
+        assert_exactly_once(d, &up.truth(q.from, q.to));
+    }
+    assert_eq!(up.throttled, 0, "the leases kept every export under the limit");
+    // A restarted owner remembers the window: right after the run it does not grant at once.
+    let mut restarted =
+        AccountState::new(account(Platform::Xiaoe)).with_rate_limit(RateLimit::Window { limit: 30, window_ms: 1_000 });
+    restarted.tokens.restore(acct.tokens.snapshot().unwrap());
+    restarted.restore_leases(acct.lease_snapshot());
+    let at_once = (0..30)
+        .filter(|_| match restarted.grant(flock.now, 10_000) {
+            Grant::Lease(l) => l.send_at_ms < flock.now + 1,
+            Grant::Wait { .. } => false,
+            other => panic!("{other:?}"),
+        })
+        .count();
+    assert!(at_once < 30, "a restarted owner granted a fresh window at once ({at_once} leases)");
+    // 10 × 12 pages = 120 calls at 30 a second: at least 3 s, and not much more.
+    let calls = u64::from(up.data_calls);
+    let minimum = (calls.div_ceil(30) - 1) * 1_000;
+    let elapsed = flock.now - start;
+    assert!(elapsed >= minimum, "faster than the limit allows: {elapsed} ms");
+    assert!(elapsed as f64 <= minimum as f64 * 1.1 + 200.0, "took {elapsed} ms; the limit allows {minimum} ms");
 }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod call;
 pub mod cursor;
 pub mod http;
+pub mod lease;
 pub mod pacing;
 pub mod paginate;
 pub mod query;

@@ -140,6 +140,12 @@ impl Pager {
         Pager::build(query, None, PagerState::default(), Some(BTreeSet::new()))
     }
 
+    /// An export resumed from a cursor's state (an export that stopped at its subrequest budget
+    /// hands one out): the upstream's export page again, ids remembered from there on.
+    pub fn resume_export(query: ListQuery, state: PagerState) -> Result<Pager, Error> {
+        Pager::build(query, None, state, Some(BTreeSet::new()))
+    }
+
     fn build(
         query: ListQuery,
         page_size: Option<u32>,

@@ -115,11 +115,11 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
         ...stack.issuedTokens(),
       ];
     },
-    /** GET (or `method`) a path of the Worker with the first client key unless `key` says otherwise (null: none). */
-    async request(path, { key = CLIENT_KEYS[0], method = "GET", headers = {}, body } = {}) {
+    /** GET (or `method`) a path of the Worker with the first client key unless `key` says otherwise (null: none); `signal` aborts it. */
+    async request(path, { key = CLIENT_KEYS[0], method = "GET", headers = {}, body, signal } = {}) {
       const h = { ...headers };
       if (key !== null) h.authorization = `Bearer ${key}`;
-      const res = await fetch(`${worker.baseUrl}${path}`, { method, headers: h, body });
+      const res = await fetch(`${worker.baseUrl}${path}`, { method, headers: h, body, signal });
       const text = await res.text();
       tokens.snapshot();
       const record = { path, method, status: res.status, headers: Object.fromEntries(res.headers), text };

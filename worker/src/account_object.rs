@@ -1,42 +1,54 @@
-//! One Durable Object per upstream account: it owns the account's token and pacer, so every
-//! isolate shares one token (fetched once, renewed ahead of expiry, refreshed once on an auth
-//! error) and one rate limit (Lingxing's single request in flight holds across all callers).
-//! It runs the core's `UpstreamCall` state machine; the handler asks it for one call at a time
-//! and gets the raw upstream body back, to normalize itself.
+//! One Durable Object per upstream account: it owns what must be single for the account — the
+//! token (fetched once, renewed ahead of expiry, refreshed when refused), the pacer and a serial
+//! upstream's one slot — and grants leases on them (`aftersale::lease`). Handlers fetch the
+//! upstream themselves and report how it went, so page bodies never pass through here; only the
+//! token endpoint's small answers do.
+//!
+//! `POST /lease` `LeaseAsk` → `LeaseAnswer` (or an error body); `POST /report` `LeaseAsk` with
+//! reports only → 204.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
+use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 
-use aftersale::call::{AccountState, CallAction, CallSpec, UpstreamCall};
+use aftersale::call::AccountState;
+use aftersale::lease::{Grant, GrantCall, LeaseAnswer, LeaseReport};
 use aftersale::token::TokenSnapshot;
 use aftersale::Platform;
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Headers, Request, Response, Result, State};
 
 use crate::api_error::ApiError;
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::transport;
 
-/// What a handler asks of the account object.
+/// What a handler sends the account object: the reports it owes, and for a lease request the
+/// outcome of its call's last attempt.
 #[derive(Serialize, Deserialize)]
-pub struct CallMessage {
+pub struct LeaseAsk {
     pub platform: Platform,
-    pub spec: CallSpec,
+    #[serde(default)]
+    pub reports: Vec<LeaseReport>,
+    #[serde(default)]
+    pub prior: Option<LeaseReport>,
 }
 
+/// The token endpoint's answer is awaited at most this long.
+const TOKEN_FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+
 const TOKEN_KEY: &str = "token";
-/// The pacer's recent sends: an object evicted and started anew (which workerd does at any
-/// time) must still count them, or its first minute could send a second limit's worth.
-const PACER_KEY: &str = "pacer";
+const LEASES_KEY: &str = "leases";
 
 #[durable_object]
 pub struct UpstreamAccount {
     state: State,
     env: Env,
+    /// The settings the account was built with; read again only when the environment changes.
+    settings: RefCell<Option<Rc<Settings>>>,
     account: RefCell<Option<AccountState>>,
     /// Generation of the token last written to storage.
     persisted_generation: Cell<u64>,
@@ -79,11 +91,10 @@ fn now_ms() -> u64 {
 
 impl DurableObject for UpstreamAccount {
     fn new(state: State, env: Env) -> Self {
-        // One line per incarnation: an object that restarts loses its pacer's memory.
-        worker::console_log!("account object {} started", state.id().to_string());
         UpstreamAccount {
             state,
             env,
+            settings: RefCell::new(None),
             account: RefCell::new(None),
             persisted_generation: Cell::new(0),
             changes: AccountChanges::default(),
@@ -91,20 +102,36 @@ impl DurableObject for UpstreamAccount {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let message: CallMessage = match req.json().await {
+        let ask: LeaseAsk = match req.json().await {
             Ok(m) => m,
-            Err(e) => return ApiError::internal(format!("bad call message: {e}")).to_response(),
+            Err(e) => return ApiError::internal(format!("bad lease message: {e}")).to_response(),
         };
-        let config = Config::from_env(&self.env);
-        let account = match config.account(message.platform) {
+        // An object's environment is fixed for its life: its settings are read once.
+        let known = self.settings.borrow().as_ref().map(Rc::clone);
+        let settings = match known {
+            Some(s) => s,
+            None => Rc::clone(Config::from_env(&self.env).settings()),
+        };
+        let account = match settings.account(ask.platform) {
             Ok(a) => a,
             Err(e) => return e.to_response(),
         };
-        self.prepare(account).await;
-        match self.run(message.spec, config.sandbox).await {
-            Ok(body) => {
+        self.prepare(&settings, account).await;
+        if req.path() == "/report" {
+            if let Some(state) = self.account.borrow_mut().as_mut() {
+                for r in ask.reports.iter().chain(ask.prior.iter()) {
+                    state.report(now_ms(), r);
+                }
+            }
+            self.changes.notify();
+            self.persist_leases().await;
+            return Ok(Response::empty()?.with_status(204));
+        }
+        match self.lease(ask, &settings).await {
+            Ok(answer) => {
+                let body = serde_json::to_string(&answer).map_err(|e| worker::Error::RustError(e.to_string()))?;
                 let headers = Headers::new();
-                headers.set("content-type", "application/json; charset=utf-8")?;
+                headers.set("content-type", "application/json")?;
                 Ok(Response::ok(body)?.with_headers(headers))
             }
             Err(e) => ApiError::from(e).to_response(),
@@ -115,21 +142,33 @@ impl DurableObject for UpstreamAccount {
 impl UpstreamAccount {
     /// Builds the account's state on first use, with a token saved by an earlier incarnation;
     /// rebuilds it if the configured account changed (rotated credentials, another base URL).
-    async fn prepare(&self, account: aftersale::account::Account) {
-        let stale = self.account.borrow().as_ref().is_none_or(|s| *s.account() != account);
+    async fn prepare(&self, settings: &Rc<Settings>, account: aftersale::account::Account) {
+        let same_settings = self.settings.borrow().as_ref().is_some_and(|s| Rc::ptr_eq(s, settings));
+        let stale = !same_settings || self.account.borrow().as_ref().is_none_or(|s| *s.account() != account);
         if !stale {
             return;
         }
-        let mut fresh = AccountState::new(account.clone());
+        *self.settings.borrow_mut() = Some(Rc::clone(settings));
+        let limit = settings.rate_limit(account.platform);
+        if let Some(state) = self.account.borrow_mut().as_mut().filter(|s| *s.account() == account) {
+            // New settings, same account: keep its token and leases; only the limit may change.
+            if state.pacer.limit() != limit {
+                state.pacer = aftersale::pacing::Pacer::new(limit);
+            }
+            return;
+        }
+        let mut fresh = AccountState::new(account.clone()).with_rate_limit(limit);
         if let Ok(Some(saved)) = self.state.storage().get::<SavedToken>(TOKEN_KEY).await {
             if saved.account_key == account.key() && saved.base_url == account.base_url {
                 self.persisted_generation.set(saved.token.generation);
                 fresh.tokens.restore(saved.token);
             }
         }
-        if let Ok(Some(saved)) = self.state.storage().get::<SavedPacer>(PACER_KEY).await {
-            if saved.account_key == account.key() {
-                fresh.pacer.restore(&saved.pacer, now_ms());
+        // An object evicted while idle (handlers wait and fetch on their own now, so it often is)
+        // comes back with the pacer's memory and the slot leases still out.
+        if let Ok(Some(saved)) = self.state.storage().get::<SavedLeases>(LEASES_KEY).await {
+            if saved.account_key == account.key() && saved.limit == format!("{limit:?}") {
+                fresh.restore_leases(saved.leases);
             }
         }
         // Another request may have prepared the same account while storage was read: keep
@@ -140,29 +179,43 @@ impl UpstreamAccount {
         *self.account.borrow_mut() = Some(fresh);
     }
 
-    async fn run(&self, spec: CallSpec, sandboxed: bool) -> std::result::Result<String, aftersale::Error> {
-        let mut call = UpstreamCall::new(spec);
+    /// Takes the ask's reports in, then grants a lease: waits for the token (fetching it when
+    /// it is this request's turn) and, on a serial upstream, for the slot.
+    async fn lease(&self, ask: LeaseAsk, settings: &Settings) -> std::result::Result<LeaseAnswer, aftersale::Error> {
+        let mut grant = {
+            let mut guard = self.account.borrow_mut();
+            let Some(state) = guard.as_mut() else {
+                return Err(aftersale::Error::Protocol(aftersale::error::ProtocolError::PolledAfterDone));
+            };
+            GrantCall::new(state, now_ms(), &ask.reports, ask.prior).with_timeout(settings.lease_timeout_ms)
+        };
+        // A report may have freed the slot or dropped the token others wait on.
+        self.changes.notify();
         loop {
             let version = self.changes.version.get();
-            let action = {
+            let step = {
                 let mut guard = self.account.borrow_mut();
                 let Some(state) = guard.as_mut() else {
                     return Err(aftersale::Error::Protocol(aftersale::error::ProtocolError::PolledAfterDone));
                 };
-                call.poll(state, now_ms())
+                grant.poll(state, now_ms())
             };
-            match action {
-                CallAction::Send(request) => {
-                    // Recorded before it goes: a restart during the call still counts it.
-                    self.persist_pacer().await;
-                    let answer = transport::send(&request, sandboxed, now_ms()).await;
+            match step {
+                Err(answer) => return Ok(answer),
+                Ok(Grant::Lease(lease)) => {
+                    self.persist_leases().await;
+                    return Ok(LeaseAnswer::Lease(lease));
+                }
+                Ok(Grant::Failed(e)) => return Err(e),
+                Ok(Grant::FetchToken(request)) => {
+                    let answer = transport::send(&request, settings.sandbox, now_ms(), TOKEN_FETCH_TIMEOUT).await;
                     if let Some(state) = self.account.borrow_mut().as_mut() {
-                        call.handle_response(state, now_ms(), random_u32(), answer);
+                        grant.handle_token_answer(state, now_ms(), answer);
                     }
                     self.changes.notify();
                     self.persist_token().await;
                 }
-                CallAction::Wait { until_ms, on_account_change } => {
+                Ok(Grant::Wait { until_ms, on_account_change }) => {
                     let wait = until_ms.saturating_sub(now_ms()).max(1);
                     let deadline = worker::Delay::from(Duration::from_millis(wait));
                     if on_account_change {
@@ -174,18 +227,22 @@ impl UpstreamAccount {
                         deadline.await;
                     }
                 }
-                CallAction::Done(result) => return result.map(|r| r.body),
             }
         }
     }
 
-    async fn persist_pacer(&self) {
+    /// Saves the pacer's memory and the slot leases out, before the lease is answered.
+    async fn persist_leases(&self) {
         let saved = {
             let guard = self.account.borrow();
             let Some(state) = guard.as_ref() else { return };
-            SavedPacer { account_key: state.account().key(), pacer: state.pacer.snapshot() }
+            SavedLeases {
+                account_key: state.account().key(),
+                limit: format!("{:?}", state.pacer.limit()),
+                leases: state.lease_snapshot(),
+            }
         };
-        let _ = self.state.storage().put(PACER_KEY, saved).await;
+        let _ = self.state.storage().put(LEASES_KEY, saved).await;
     }
 
     /// Saves a newly fetched token, so a restarted object does not fetch (and, for WeChat's
@@ -210,9 +267,10 @@ impl UpstreamAccount {
 }
 
 #[derive(Serialize, Deserialize)]
-struct SavedPacer {
+struct SavedLeases {
     account_key: String,
-    pacer: aftersale::pacing::PacerSnapshot,
+    limit: String,
+    leases: aftersale::lease::LeaseSnapshot,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -220,8 +278,4 @@ struct SavedToken {
     account_key: String,
     base_url: String,
     token: TokenSnapshot,
-}
-
-fn random_u32() -> u32 {
-    (js_sys::Math::random() * f64::from(u32::MAX)) as u32
 }

@@ -43,6 +43,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(r) => r,
         Err(e) => e.to_response()?,
     };
+    // Reports the invocation still owes the account objects (an export's stream sends its own).
+    routes::flush_reports(&env, &config).await;
+    // Object calls and upstream fetches this invocation made (an export's stream logs its own).
+    let _ = response.headers_mut().set("x-subrequests", &config.subrequests().to_string());
     if let Some(origin) = origin {
         let headers = response.headers_mut();
         if method == "OPTIONS" {
@@ -65,6 +69,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(progress) => worker::console_log!("sync {progress}"),
         Err(e) => worker::console_log!("sync failed: {}", e.message),
     }
+    routes::flush_reports(&env, &config).await;
 }
 
 /// Percent-decodes one path segment (order ids may be escaped); bytes that are not UTF-8 become

@@ -18,9 +18,12 @@ use crate::routes::{call_account, json_response, normalize_options, query_pairs,
 
 type Answer = Result<Response, ApiError>;
 
-/// Upstream calls one sync invocation may make per platform, by default: with the object call
-/// each makes, well inside the free plan's 50 subrequests for the accounts of a proxy.
-const DEFAULT_SYNC_CALLS: u32 = 12;
+/// Upstream calls one sync invocation may make per platform, by default: with the lease request
+/// each makes, inside the free plan's 50 subrequests for two listed platforms.
+const DEFAULT_SYNC_CALLS: u32 = 10;
+/// A call may take a lease and a fetch, plus the invocation's closing reports: below this much
+/// room the sync stops where it is, as if its own budget were spent.
+const SUBREQUESTS_PER_CALL: u32 = 3;
 /// A run holds an account's lease this long at most; a run that died loses it then.
 const LEASE_S: i64 = 120;
 const DEFAULT_CHANGES_LIMIT: u32 = 100;
@@ -287,6 +290,11 @@ async fn run_sync(
     let mut run = SyncRun::start(state, &settings(config, now_ms), now_ms)?;
     let step = loop {
         match run.next_step() {
+            SyncStep::Call(_) if config.subrequests_left() < SUBREQUESTS_PER_CALL => {
+                // The request's subrequest budget is spent: the next invocation goes on from the
+                // last stored page (this call was not made, so nothing is lost).
+                break SyncStep::OutOfBudget;
+            }
             SyncStep::Call(spec) => {
                 let body = match call_account(env, config, platform, spec).await {
                     Ok(body) => body,

@@ -1,23 +1,26 @@
 //! The proxy's routes (SPEC.md §3), each a handler that reads like the route it serves: parse
-//! and check the request, let the core plan the upstream calls, have the account object make
-//! them, normalize, answer.
+//! and check the request, let the core plan the upstream calls, make them under the account
+//! object's leases, normalize, answer.
+
+use std::time::Duration;
 
 use aftersale::call::CallSpec;
 use aftersale::cursor;
+use aftersale::lease::{LeaseAnswer, LeasedCall, Step};
 use aftersale::paginate::Pager;
 use aftersale::query::ListQuery;
 use aftersale::upstream::{Lookup, LookupKind, OrderRef};
 use aftersale::{normalize_order_of, normalize_page, AfterSale, NormalizeOptions, Platform};
-use std::rc::Rc;
 
 use futures_util::future::{FutureExt, RemoteHandle};
 use futures_util::stream;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
-use crate::account_object::CallMessage;
+use crate::account_object::LeaseAsk;
 use crate::api_error::ApiError;
 use crate::config::Config;
 use crate::scope::Caller;
+use crate::transport;
 
 type Answer = Result<Response, ApiError>;
 
@@ -33,32 +36,131 @@ pub fn json_response(body: String) -> Answer {
 
 /// `GET /healthz`
 pub fn health(config: &Config) -> Answer {
-    json_response(format!(r#"{{"ok":true,"version":"{}","sandbox":{}}}"#, env!("CARGO_PKG_VERSION"), config.sandbox))
+    let problems = if config.problems.is_empty() {
+        String::new()
+    } else {
+        format!(r#","config_problems":{}"#, serde_json::to_string(&config.problems).unwrap_or_default())
+    };
+    json_response(format!(
+        r#"{{"ok":true,"version":"{}","sandbox":{}{problems}}}"#,
+        env!("CARGO_PKG_VERSION"),
+        config.sandbox
+    ))
 }
 
-/// Asks the account's Durable Object to make one upstream call; the raw body comes back.
-pub(crate) async fn call_account(
-    env: &Env,
-    config: &Config,
-    platform: Platform,
-    spec: CallSpec,
-) -> Result<String, ApiError> {
+/// Subrequests one upstream call may take at worst: a lease request and a fetch per attempt.
+const CALL_RESERVE: u32 = 2 * 6;
+/// Kept back for the reports an invocation sends at its end (one per account it leased from).
+const REPORT_RESERVE: u32 = 1;
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+fn random_u32() -> u32 {
+    (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+}
+
+/// One upstream call under the account object's lease: ask for a lease (handing in what this
+/// invocation owes the account), fetch the upstream directly, classify, retry; the outcome is
+/// reported with the next lease request or at the end of the invocation. The raw body comes
+/// back, to be normalized by the caller. The one function handlers make upstream calls with.
+pub async fn call_account(env: &Env, config: &Config, platform: Platform, spec: CallSpec) -> Result<String, ApiError> {
     let account = config.account(platform)?;
+    let key = account.key();
     let namespace = env.durable_object("UPSTREAM_ACCOUNT")?;
-    let stub = namespace.id_from_name(&account.key())?.get_stub()?;
-    let message =
-        serde_json::to_string(&CallMessage { platform, spec }).map_err(|e| ApiError::internal(e.to_string()))?;
+    let stub = namespace.id_from_name(&key)?.get_stub()?;
+    let mut call = LeasedCall::new(spec);
+    loop {
+        match call.poll(&account, now_ms()) {
+            Step::Lease { prior } => {
+                // Room for this attempt's lease and fetch, and for the reports at the end.
+                if config.subrequests_left() < 2 + REPORT_RESERVE {
+                    if let Some(p) = prior {
+                        config.queue_report(&key, platform, p);
+                    }
+                    return Err(budget_spent(config));
+                }
+                config.spend("a lease")?;
+                let ask = LeaseAsk { platform, reports: config.take_reports(&key), prior };
+                let answer = match ask_account(&stub, "lease", &ask).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // The reports may not have arrived: they are owed again.
+                        for r in ask.reports.into_iter().chain(ask.prior) {
+                            config.queue_report(&key, platform, r);
+                        }
+                        return Err(e);
+                    }
+                };
+                call.granted(now_ms(), Ok(answer));
+            }
+            Step::Send(request, timeout_ms) => {
+                if !config.sandbox {
+                    config.spend_anyway(); // counted in the lease's room
+                }
+                let answer =
+                    transport::send(&request, config.sandbox, now_ms(), Duration::from_millis(timeout_ms)).await;
+                call.handle_response(now_ms(), random_u32(), answer);
+            }
+            Step::Wait { until_ms } => {
+                let wait = until_ms.saturating_sub(now_ms()).max(1);
+                worker::Delay::from(Duration::from_millis(wait)).await;
+            }
+            Step::Done(result, report) => {
+                if let Some(r) = report {
+                    config.queue_report(&key, platform, r);
+                }
+                return result.map(|r| r.body).map_err(ApiError::from);
+            }
+        }
+    }
+}
+
+fn budget_spent(config: &Config) -> ApiError {
+    ApiError::new(
+        aftersale::ErrorCode::UpstreamUnavailable,
+        format!(
+            "this request used its {} subrequests (SUBREQUEST_BUDGET) before the upstream answered; ask again",
+            config.subrequest_budget
+        ),
+    )
+}
+
+/// One message to the account object: its lease answer, or its error.
+async fn ask_account(stub: &worker::Stub, route: &str, ask: &LeaseAsk) -> Result<LeaseAnswer, ApiError> {
+    let message = serde_json::to_string(ask).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(message.into()));
-    let request = Request::new_with_init("https://upstream-account.internal/call", &init)?;
+    let request = Request::new_with_init(&format!("https://upstream-account.internal/{route}"), &init)?;
     let mut response = stub.fetch_with_request(request).await?;
     let status = response.status_code();
+    if status == 204 {
+        return Ok(LeaseAnswer::RefusedAgain); // a report's answer: nothing to read
+    }
     let body = response.text().await?;
     if status == 200 {
-        Ok(body)
+        serde_json::from_str(&body).map_err(|e| ApiError::internal(format!("the account object's lease: {e}")))
     } else {
         let retry = response.headers().get("retry-after").ok().flatten().and_then(|v| v.parse().ok());
         Err(ApiError::from_json(status, &body, retry))
+    }
+}
+
+/// Sends every report this invocation still owes (those that free a slot, drop a token or
+/// block the pacer), one message per account. Called once the invocation has nothing more to
+/// ask; `REPORT_RESERVE` kept room for it.
+pub async fn flush_reports(env: &Env, config: &Config) {
+    let owed = config.take_owed();
+    if owed.is_empty() {
+        return;
+    }
+    let Ok(namespace) = env.durable_object("UPSTREAM_ACCOUNT") else { return };
+    for (key, platform, reports) in owed {
+        let Ok(stub) = namespace.id_from_name(&key).and_then(|id| id.get_stub()) else { continue };
+        config.spend_anyway();
+        // A report that does not arrive costs only time: the lease runs out on its own.
+        let _ = ask_account(&stub, "report", &LeaseAsk { platform, reports, prior: None }).await;
     }
 }
 
@@ -128,7 +230,12 @@ pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answe
     };
     let mut data = String::from("[");
     let mut count = 0;
-    for _ in 0..MAX_UPSTREAM_PAGES_PER_ANSWER {
+    for read in 0..MAX_UPSTREAM_PAGES_PER_ANSWER {
+        // Past the first page, read on only while the worst case fits the subrequest budget:
+        // a page may be short, even empty, with a cursor (the caller follows it).
+        if read > 0 && config.subrequests_left() < CALL_RESERVE + REPORT_RESERVE {
+            break;
+        }
         let Some(spec) = pager.next_call() else { break };
         let body = call_account(env, config, platform, spec).await?;
         let page = normalize_page(platform, &body, opts)?;
@@ -151,83 +258,63 @@ pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answe
 /// `GET /v1/aftersales/export`: every page, followed server-side, streamed as NDJSON. The first
 /// page is read before answering, so a failing query still gets a proper error status; an
 /// error after that ends the stream with an `{"error":...}` line instead of the `done` line.
-/// While a page is normalized and streamed, the next one is already being fetched when the
-/// pager can tell which it will be (`Pager::speculative_next`).
+/// While a page is normalized and streamed, the next upstream call is already leased and in
+/// flight when the pager can tell which it will be (`Pager::speculative_next`). An export that
+/// would pass its subrequest budget ends with `{"continue":"<cursor>"}` instead: the same route
+/// with `cursor=<cursor>` goes on from there, nothing lost or repeated.
 pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Answer {
     let pairs = query_pairs(req)?;
-    let (query, _) = list_query(&pairs, config)?;
+    let (query, state) = list_query(&pairs, config)?;
     if crate::walk::serves(&query) {
         return crate::walk::export(env, config, query).await;
     }
     config.account(query.platform)?;
+    config.cursor_key()?; // a continuation needs one
     let platform = query.platform;
     let opts = options(&query);
-    let mut pager = Pager::for_export(query)?;
-    let mut first = String::new();
-    let mut count = 0usize;
-    if let Some(spec) = pager.next_call() {
-        let body = call_account(env, config, platform, spec).await?;
-        let page = normalize_page(platform, &body, opts)?;
-        for r in pager.handle_page(page) {
-            ndjson_line(&mut first, &r)?;
-            count += 1;
-        }
-    }
-    let start = Export {
+    let pager = match state {
+        Some(s) => Pager::resume_export(query, s)?,
+        None => Pager::for_export(query)?,
+    };
+    let mut ex = Export {
         pager,
         env: env.clone(),
-        // The stream outlives the borrowed config: it keeps its own copy (no second env read).
-        config: Rc::new(config.clone()),
+        config: config.clone(),
         platform,
         opts,
-        count,
-        pending: Some(first),
+        count: 0,
+        calls: 0,
+        pending: None,
         prefetch: None,
         finished: false,
     };
-    let lines = stream::unfold(start, |mut ex| async move {
+    match ex.read_page().await {
+        Ok(Flow::Chunk(chunk)) => ex.pending = Some(chunk),
+        Ok(flow) => ex.pending = Some(ex.end(flow).await),
+        Err(e) => {
+            ex.settle().await;
+            return Err(e);
+        }
+    }
+    let lines = stream::unfold(ex, |mut ex| async move {
         if let Some(chunk) = ex.pending.take() {
-            if !chunk.is_empty() {
-                return Some((Ok::<Vec<u8>, worker::Error>(chunk.into_bytes()), ex));
-            }
+            return Some((Ok::<Vec<u8>, worker::Error>(chunk.into_bytes()), ex));
         }
         if ex.finished {
             return None;
         }
         loop {
-            let Some(spec) = ex.pager.next_call() else {
-                ex.finished = true;
-                return Some((Ok(format!("{{\"done\":true,\"count\":{}}}\n", ex.count).into_bytes()), ex));
-            };
-            let answer = match ex.prefetch.take() {
-                Some((guess, handle)) if guess == spec => handle.await,
-                // A wrong guess (the list changed): its answer is dropped unread.
-                _ => call_account(&ex.env, &ex.config, ex.platform, spec).await,
-            };
-            if let Some(next) = ex.pager.speculative_next() {
-                ex.prefetch = Some((next.clone(), ex.fetch_in_background(next)));
-            }
-            let page = answer.and_then(|body| {
-                let page = normalize_page(ex.platform, &body, ex.opts)?;
-                let mut chunk = String::new();
-                let mut n = 0;
-                for r in ex.pager.handle_page(page) {
-                    ndjson_line(&mut chunk, &r)?;
-                    n += 1;
-                }
-                Ok((chunk, n))
-            });
-            match page {
-                Ok((chunk, n)) if n > 0 => {
-                    ex.count += n;
-                    return Some((Ok(chunk.into_bytes()), ex));
-                }
-                Ok(_) => continue,
+            let line = match ex.read_page().await {
+                Ok(Flow::Chunk(chunk)) if chunk.is_empty() => continue,
+                Ok(Flow::Chunk(chunk)) => chunk,
+                Ok(flow) => ex.end(flow).await,
                 Err(e) => {
+                    ex.settle().await;
                     ex.finished = true;
-                    return Some((Ok(format!("{}\n", e.to_json()).into_bytes()), ex));
+                    format!("{}\n", e.to_json())
                 }
-            }
+            };
+            return Some((Ok(line.into_bytes()), ex));
         }
     });
     let headers = Headers::new();
@@ -236,28 +323,117 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
     Ok(Response::from_stream(lines)?.with_headers(headers))
 }
 
-/// An export in progress: the pager, what to stream next, and the page being prefetched.
+/// What reading the next page gave.
+enum Flow {
+    /// NDJSON lines of its records (none when repeats and filters left nothing).
+    Chunk(String),
+    /// No page left.
+    Done,
+    /// The subrequest budget leaves no room for another page.
+    Continue,
+}
+
+/// An export in progress: the pager, what to stream next, and the call in flight for the page
+/// after the current one.
 struct Export {
     pager: Pager,
     env: Env,
-    config: Rc<Config>,
+    config: Config,
     platform: Platform,
     opts: NormalizeOptions,
     count: usize,
+    /// Upstream calls this invocation started.
+    calls: u32,
     pending: Option<String>,
     prefetch: Option<(CallSpec, RemoteHandle<Result<String, ApiError>>)>,
     finished: bool,
 }
 
 impl Export {
+    async fn read_page(&mut self) -> Result<Flow, ApiError> {
+        let Some(spec) = self.pager.next_call() else { return Ok(Flow::Done) };
+        let prefetched = match self.prefetch.take() {
+            Some((guess, handle)) if guess == spec => Some(handle),
+            Some((_, handle)) => {
+                // A wrong guess (the list changed): its answer is dropped unread, but the call
+                // runs to its end, so a slot it holds is reported rather than left to time out.
+                let _ = handle.await;
+                None
+            }
+            None => None,
+        };
+        let answer = match prefetched {
+            Some(handle) => handle.await,
+            None => {
+                // The first call always goes; later ones only with room for their worst case.
+                if self.calls > 0 && self.config.subrequests_left() < CALL_RESERVE + REPORT_RESERVE {
+                    return Ok(Flow::Continue);
+                }
+                self.calls += 1;
+                call_account(&self.env, &self.config, self.platform, spec).await
+            }
+        };
+        if let Some(next) = self.pager.speculative_next() {
+            // Only when the budget can also pay for the page after it, so a prefetched call is
+            // never left unread by a continuation.
+            if self.config.subrequests_left() >= 2 * CALL_RESERVE + REPORT_RESERVE {
+                self.calls += 1;
+                self.prefetch = Some((next.clone(), self.fetch_in_background(next)));
+                yield_now().await; // let it send its lease request before this page is normalized
+            }
+        }
+        let body = answer?;
+        let page = normalize_page(self.platform, &body, self.opts)?;
+        let mut chunk = String::new();
+        for r in self.pager.handle_page(page) {
+            ndjson_line(&mut chunk, &r)?;
+            self.count += 1;
+        }
+        Ok(Flow::Chunk(chunk))
+    }
+
+    /// The last line: `done` with the count, or the continuation's cursor.
+    async fn end(&mut self, flow: Flow) -> String {
+        self.finished = true;
+        self.settle().await;
+        match flow {
+            Flow::Continue => match self.config.cursor_key() {
+                Ok(key) => {
+                    format!("{{\"continue\":\"{}\"}}\n", cursor::seal(key, self.pager.query(), self.pager.state()))
+                }
+                Err(e) => format!("{}\n", e.to_json()),
+            },
+            _ => format!("{{\"done\":true,\"count\":{}}}\n", self.count),
+        }
+    }
+
+    /// Lets a call still in flight finish, then sends the reports the invocation owes.
+    async fn settle(&mut self) {
+        if let Some((_, handle)) = self.prefetch.take() {
+            let _ = handle.await;
+        }
+        flush_reports(&self.env, &self.config).await;
+        worker::console_log!(
+            "export ended: {} records, {} upstream calls, {} subrequests",
+            self.count,
+            self.calls,
+            self.config.subrequests()
+        );
+    }
+
     /// Starts a call that runs on its own (an unpolled future would do nothing) until its
     /// handle is awaited or dropped.
     fn fetch_in_background(&self, spec: CallSpec) -> RemoteHandle<Result<String, ApiError>> {
-        let (env, config, platform) = (self.env.clone(), Rc::clone(&self.config), self.platform);
+        let (env, config, platform) = (self.env.clone(), self.config.clone(), self.platform);
         let (run, handle) = async move { call_account(&env, &config, platform, spec).await }.remote_handle();
         wasm_bindgen_futures::spawn_local(run);
         handle
     }
+}
+
+/// Gives queued tasks (a call just spawned) a turn before synchronous work.
+async fn yield_now() {
+    let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::UNDEFINED)).await;
 }
 
 fn ndjson_line(out: &mut String, record: &AfterSale<'_>) -> Result<(), ApiError> {

@@ -22,6 +22,9 @@ use crate::scope::{self, Caller};
 use crate::session::{BuyerId, Session, SessionConfig, DEFAULT_TTL_S};
 use crate::transport;
 
+/// How long the login-code exchange may take.
+const LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 type Answer = Result<Response, ApiError>;
 
 /// Upstream pages one `/v1/me/aftersales` answer may read looking for the buyer's records.
@@ -141,7 +144,7 @@ pub async fn login(mut req: Request, config: &Config, sessions: &SessionConfig, 
     let account = config.account(platform)?;
     let request = upstream.login_request(&account, &body.code)?;
     let now_ms = worker::Date::now().as_millis();
-    let response = transport::send(&request, config.sandbox, now_ms)
+    let response = transport::send(&request, config.sandbox, now_ms, LOGIN_TIMEOUT)
         .await
         .map_err(|e| ApiError::new(aftersale::ErrorCode::UpstreamUnavailable, format!("{platform} sign-in: {e}")))?;
     if let Err(e) = classify_response(upstream, &response) {

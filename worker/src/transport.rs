@@ -9,10 +9,14 @@ use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestIni
 
 use crate::sandbox;
 
-/// Longest wait for an upstream answer before the call counts as failed (and may be retried).
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
-
-pub async fn send(request: &CoreRequest, sandboxed: bool, now_ms: u64) -> Result<CoreResponse, String> {
+/// Sends `request`, giving up on its answer after `timeout` (then the call counts as failed and
+/// may be retried; a leased call's timeout ends before its lease does).
+pub async fn send(
+    request: &CoreRequest,
+    sandboxed: bool,
+    now_ms: u64,
+    timeout: Duration,
+) -> Result<CoreResponse, String> {
     if sandboxed {
         return sandbox::answer(request, now_ms);
     }
@@ -36,13 +40,13 @@ pub async fn send(request: &CoreRequest, sandboxed: bool, now_ms: u64) -> Result
     let signal = controller.signal();
     let fetch = Fetch::Request(outbound);
     let sending = Box::pin(fetch.send_with_signal(&signal));
-    let timeout = Box::pin(Delay::from(UPSTREAM_TIMEOUT));
-    let mut response = match select(sending, timeout).await {
+    let deadline = Box::pin(Delay::from(timeout));
+    let mut response = match select(sending, deadline).await {
         Either::Left((Ok(r), _)) => r,
         Either::Left((Err(_), _)) => return Err(format!("network error reaching {redacted}")),
         Either::Right(_) => {
             controller.abort();
-            return Err(format!("no answer from {redacted} within {} s", UPSTREAM_TIMEOUT.as_secs()));
+            return Err(format!("no answer from {redacted} within {} ms", timeout.as_millis()));
         }
     };
     let status = response.status_code();
