@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aftersale::account::{Account, Credentials};
-use aftersale::call::{AccountState, CallAction, CallSpec, UpstreamCall};
+use aftersale::call::{AccountState, CallSpec};
 use aftersale::cursor::{self, CursorKey};
 use aftersale::http::{Request, Response};
+use aftersale::lease::{Grant, GrantCall, LeaseAnswer, LeasedCall, Step};
 use aftersale::pacing::RateLimit;
 use aftersale::paginate::{china_midnight_s, IdWalk, PagerState};
 use aftersale::query::{DateField, ListQuery};
@@ -242,21 +243,49 @@ fn drive(
     spec: CallSpec,
     now: &mut u64,
 ) -> Result<Response, aftersale::Error> {
-    let mut call = UpstreamCall::new(spec);
+    // Both sides of the call's lease, in simulated time: the account grants (fetching the token
+    // when it must), the handler sends, classifies and reports.
+    let mut call = LeasedCall::new(spec);
+    let account = acct.account().clone();
     let mut jitter = 7u32;
     for _ in 0..10_000 {
-        match call.poll(acct, *now) {
-            CallAction::Send(req) => {
+        match call.poll(&account, *now) {
+            Step::Lease { prior } => {
+                let mut grant = GrantCall::new(acct, *now, &[], prior);
+                let answer = loop {
+                    match grant.poll(acct, *now) {
+                        Err(answer) => break Ok(answer),
+                        Ok(Grant::Lease(lease)) => break Ok(LeaseAnswer::Lease(lease)),
+                        Ok(Grant::Failed(e)) => break Err(e),
+                        Ok(Grant::FetchToken(req)) => {
+                            let resp = shop.answer(*now, &req);
+                            *now += shop.latency_ms;
+                            grant.handle_token_answer(acct, *now, Ok(resp));
+                        }
+                        Ok(Grant::Wait { until_ms, .. }) => {
+                            assert!(until_ms > *now);
+                            *now = until_ms;
+                        }
+                    }
+                };
+                call.granted(*now, answer);
+            }
+            Step::Send(req, _) => {
                 let resp = shop.answer(*now, &req);
                 *now += shop.latency_ms;
                 jitter = jitter.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                call.handle_response(acct, *now, jitter >> 8, Ok(resp));
+                call.handle_response(*now, jitter >> 8, Ok(resp));
             }
-            CallAction::Wait { until_ms, .. } => {
+            Step::Wait { until_ms } => {
                 assert!(until_ms > *now);
                 *now = until_ms;
             }
-            CallAction::Done(r) => return r,
+            Step::Done(r, report) => {
+                if let Some(report) = report {
+                    acct.report(*now, &report);
+                }
+                return r;
+            }
         }
     }
     panic!("call did not finish");
