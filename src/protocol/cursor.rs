@@ -152,20 +152,26 @@ pub fn seal_payload(key: &CursorKey, payload: &[u8]) -> String {
 
 /// Checks a payload sealed by [`seal_payload`] and returns it.
 pub fn open_payload(key: &CursorKey, cursor: &str) -> Result<Vec<u8>, Error> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| bad_cursor("is not a cursor this proxy issued (not URL-safe Base64)"))?;
-    if bytes.len() < TAG_LEN + 1 {
-        return Err(bad_cursor("is too short to be a cursor this proxy issued"));
-    }
-    let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
-    let mut mac = key.mac();
-    mac.update(body);
-    mac.verify_truncated_left(tag).map_err(|_| bad_cursor("was altered or was not issued by this proxy"))?;
-    match body.split_first() {
-        Some((&PAYLOAD, payload)) => Ok(payload.to_vec()),
+    let mut body = verified_body(key, cursor, 1)?;
+    match body.first() {
+        Some(&PAYLOAD) => Ok(body.split_off(1)),
         _ => Err(bad_cursor("is a cursor of another kind of listing")),
     }
+}
+
+/// The signed body of a cursor (at least `min_body` bytes), its tag checked and removed.
+fn verified_body(key: &CursorKey, cursor: &str, min_body: usize) -> Result<Vec<u8>, Error> {
+    let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad_cursor("is not a cursor this proxy issued (not URL-safe Base64)"))?;
+    if bytes.len() < TAG_LEN + min_body {
+        return Err(bad_cursor("is too short to be a cursor this proxy issued"));
+    }
+    let tag = bytes.split_off(bytes.len() - TAG_LEN);
+    let mut mac = key.mac();
+    mac.update(&bytes);
+    mac.verify_truncated_left(&tag).map_err(|_| bad_cursor("was altered or was not issued by this proxy"))?;
+    Ok(bytes)
 }
 
 fn bad_cursor(reason: &str) -> Error {
@@ -174,18 +180,9 @@ fn bad_cursor(reason: &str) -> Error {
 
 /// Checks a cursor's signature and decodes the query and state it carries.
 pub fn open(key: &CursorKey, cursor: &str) -> Result<(ListQuery, PagerState), Error> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| bad_cursor("is not a cursor this proxy issued (not URL-safe Base64)"))?;
-    if bytes.len() < TAG_LEN + 2 {
-        return Err(bad_cursor("is too short to be a cursor this proxy issued"));
-    }
-    let (body, tag) = bytes.split_at(bytes.len() - TAG_LEN);
-    let mut mac = key.mac();
-    mac.update(body);
-    mac.verify_truncated_left(tag).map_err(|_| bad_cursor("was altered or was not issued by this proxy"))?;
+    let body = verified_body(key, cursor, 2)?;
     let (query, state) =
-        decode(body).ok_or_else(|| bad_cursor("is signed but cannot be read by this version of the proxy"))?;
+        decode(&body).ok_or_else(|| bad_cursor("is signed but cannot be read by this version of the proxy"))?;
     // Signed is not the same as sound (a leaked or reused secret signs anything): the query and
     // state are checked as if the caller had typed them.
     query.validate()?;
