@@ -166,7 +166,7 @@ fn another_day_slides_the_same_records() {
     // Sorted by site-local text, records of two zones may swap places across a daylight-saving
     // change: pair them by line, not by position.
     let by_line = |mut v: Vec<Value>| {
-        v.sort_by_key(|r| (r["id"].as_str().unwrap_or_default().to_string()));
+        v.sort_by_key(|r| r["id"].as_str().unwrap_or_default().to_string());
         v
     };
     let a = by_line(list_at(NOW, Platform::Lingxing, range(NOW).from, range(NOW).to, field));
