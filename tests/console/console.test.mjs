@@ -603,6 +603,40 @@ describe("at phone width (390 px)", () => {
   });
 });
 
+describe("the storefront example (/storefront.html)", () => {
+  it("signs a sandbox buyer in and shows that buyer's after-sales of their order, with the session only", async () => {
+    const context = await browser.newContext({ viewport: { width: 800, height: 700 }, locale: "en-US" });
+    try {
+      const page = await context.newPage();
+      page.on("pageerror", (e) => pageErrors.push(`${e.name}: ${e.message}`));
+      const authorizations = [];
+      page.on("request", (r) => {
+        if (r.url().includes("/v1/orders/")) authorizations.push(r.headers().authorization ?? "");
+      });
+      await page.goto(`${base}/storefront.html`);
+      await page.click("#example");
+      await page.waitForFunction(() => document.getElementById("order").value !== "", null, { timeout: 30_000 });
+      const openid = await page.inputValue("#openid");
+      await page.click("#go");
+      await page.waitForFunction(() => /after-sale/.test(document.getElementById("status").textContent), null, { timeout: 30_000 });
+      const rows = await page.$$eval("#mine tbody tr", (trs) => trs.map((tr) => ({ id: tr.dataset.id, openid: tr.dataset.openid })));
+      assert.ok(rows.length > 0, await page.innerText("#status"));
+      assert.ok(rows.every((r) => r.openid === openid), `records of other buyers: ${JSON.stringify(rows)}`);
+      // The order route was called with the buyer's session (three parts), not a key.
+      assert.ok(authorizations.length > 0 && authorizations.every((a) => /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/.test(a)), JSON.stringify(authorizations));
+      await page.screenshot({ path: join(OUT, "storefront.png") });
+      // Another buyer's code signs in that buyer, who does not see this order's after-sales.
+      await page.fill("#openid", "oSomebodyElse");
+      await page.click("#go");
+      await page.waitForFunction(() => /forbidden|after-sale|unauthorized|invalid/.test(document.getElementById("status").textContent), null, { timeout: 30_000 });
+      const other = await page.$$eval("#mine tbody tr", (trs) => trs.length);
+      assert.equal(other, 0, await page.innerText("#status"));
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe("the page as a whole", () => {
   it("threw no script error and fetched nothing but its own origin", () => {
     assert.deepEqual(pageErrors, []);

@@ -230,6 +230,11 @@ export interface ClientOptions {
   endpoint: string;
   /** Sent as `Authorization: Bearer <apiKey>`; leave out for a local sandbox proxy without keys. */
   apiKey?: string;
+  /**
+   * A buyer session (from `POST /v1/sessions` or `Client.signIn`), sent like a key: the client
+   * then reads that buyer's records only (`myAfterSales`, `myOrder`). Not with `apiKey`.
+   */
+  session?: string;
   /** The `fetch` to send requests with; defaults to the global one. Called with a `Request`. */
   fetch?: (request: Request) => Promise<Response>;
   /** Retries of 429, 5xx and unreachable answers, honoring `Retry-After`. 0–10, default 3. */
@@ -287,6 +292,40 @@ export interface Page {
   /** Pass as `cursor` for the next page; null after the last. */
   next_cursor: string | null;
   total: number | null;
+}
+
+export interface SignInOptions {
+  endpoint: string;
+  /** The code `wx.login()` gave. */
+  code: string;
+  /** Which sign-in (default `"wechat"`: `POST /v1/sessions/wechat`). */
+  kind?: string;
+  platform?: Platform;
+  /** The session's lifetime in seconds, at most 3600. */
+  ttlS?: number;
+  fetch?: (request: Request) => Promise<Response>;
+  signal?: AbortSignal;
+}
+
+export interface SignedIn {
+  session: string;
+  platform: Platform;
+  openid?: string;
+  user_id?: string;
+  expires_in: number;
+  expires_at: Timestamp;
+}
+
+export interface MyAfterSalesQuery {
+  from?: string;
+  to?: string;
+  status?: Status | readonly Status[];
+  kind?: Kind | readonly Kind[];
+  orderId?: string;
+  limit?: number;
+  /** A `next_cursor` of a previous page: sent alone (it carries its query). */
+  cursor?: string;
+  signal?: AbortSignal;
 }
 
 /** One entry of the mirror's change feed: the record as it is now, with its place in the feed. */
@@ -369,6 +408,14 @@ export class Client {
   order(orderId: string | number | bigint, options?: OrderOptions): Promise<Order>;
   /** `GET /v1/orders/{orderId}/aftersales`: the after-sales of one WeChat transaction-component order. */
   orderAfterSales(orderId: string | number | bigint, options: OrderAfterSalesOptions): Promise<AfterSale[]>;
+  /** Signs a mini program's buyer in with the code of `wx.login()`; no key needed. */
+  static signIn(options: SignInOptions): Promise<SignedIn>;
+  /** `GET /v1/me/aftersales`: the session's buyer's after-sales, newest first, one page. */
+  myAfterSales(query?: MyAfterSalesQuery): Promise<Page>;
+  /** One of the session buyer's orders: its after-sales, or (Mini Store) the order itself. */
+  myOrder(orderId: string | number | bigint, options?: { outOrderId?: string; signal?: AbortSignal }): Promise<AfterSale[] | Order>;
+  /** The session's platform and buyer as its token says (not verified here), or null. */
+  readonly session: { platform: Platform; buyer: string; expiresAt: string | null } | null;
   /** `GET /v1/changes`: every change of the mirror after `after`, oldest first, each once. */
   changes(options?: ChangesOptions): AsyncGenerator<Change, void, undefined>;
   /** `GET /v1/summary`: counts and refund totals, computed in the mirror's database. */

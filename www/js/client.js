@@ -343,8 +343,10 @@ export class Client {
   #fetch;
   #maxRetries;
 
+  #session;
+
   constructor(options) {
-    const f = Fields.read(options, "options", ["endpoint", "apiKey", "api_key", "fetch", "maxRetries", "max_retries"]);
+    const f = Fields.read(options, "options", ["endpoint", "apiKey", "api_key", "session", "fetch", "maxRetries", "max_retries"]);
     if (!f) throw invalid("new Client(options): options.endpoint is required");
     const endpoint = f.string("endpoint");
     if (endpoint === undefined) throw invalid("options.endpoint is required: the proxy's base URL");
@@ -363,12 +365,19 @@ export class Client {
     if (apiKey !== undefined && (apiKey === "" || apiKey.trim() !== apiKey || !/^[\x20-\x7e]+$/.test(apiKey))) {
       throw invalid("options.apiKey must be non-empty printable ASCII without surrounding spaces");
     }
+    const session = f.string("session");
+    if (session !== undefined && apiKey !== undefined) throw invalid("options.apiKey and options.session exclude each other: a storefront sends its buyer's session, a server its key");
+    if (session !== undefined && !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(session)) {
+      throw invalid("options.session is not a session token (three Base64url parts, as POST /v1/sessions answers it)");
+    }
     const maxRetries = f.number("maxRetries", "max_retries") ?? DEFAULT_MAX_RETRIES;
     if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > MAX_MAX_RETRIES) {
       throw invalid(`options.maxRetries must be an integer from 0 to ${MAX_MAX_RETRIES}, got ${maxRetries}`);
     }
     this.#base = endpoint.replace(/\/+$/, "");
-    this.#apiKey = apiKey;
+    // A session is sent like a key (SPEC.md §10): the proxy tells them apart.
+    this.#apiKey = apiKey ?? session;
+    this.#session = session === undefined ? undefined : sessionClaims(session);
     this.#fetch = f.func("fetch");
     this.#maxRetries = maxRetries;
   }
@@ -553,6 +562,94 @@ export class Client {
     return data;
   }
 
+  /**
+   * Signs a mini program's buyer in with the code of `wx.login()` (no key: a storefront has
+   * none): `{ session, platform, openid, expires_in, expires_at }`. Pass `session` to a new
+   * `Client({ endpoint, session })`.
+   */
+  static async signIn(options) {
+    const f = Fields.read(options, "options", ["endpoint", "code", "platform", "ttlS", "ttl_s", "kind", "fetch", "signal"]);
+    if (!f) throw invalid("Client.signIn(options): options.endpoint and options.code are required");
+    const code = f.string("code");
+    if (code === undefined || code === "") throw invalid("options.code is required: the code wx.login() gave");
+    const kind = f.string("kind") ?? "wechat";
+    if (!/^[a-z_]+$/.test(kind)) throw invalid(`options.kind ${JSON.stringify(kind)} is not a sign-in kind`);
+    const platform = f.get("platform")[0] === undefined ? undefined : platformArg(f.get("platform")[0], "options.platform");
+    const ttl = f.number("ttlS", "ttl_s");
+    // No retry: a login code works once, and a retried request may have spent it.
+    const client = new Client({ endpoint: f.string("endpoint"), fetch: f.func("fetch"), maxRetries: 0 });
+    const route = `POST /v1/sessions/${kind}`;
+    const body = JSON.stringify({ code, ...(platform ? { platform } : {}), ...(ttl === undefined ? {} : { ttl_s: ttl }) });
+    const answer = parseBody(route, await client.#read(route, await client.#send(route, `/v1/sessions/${kind}`, f.signal(), { method: "POST", body })));
+    if (!isObject(answer) || typeof answer.session !== "string") throw internal(`proxy answered ${route} without a session`);
+    return answer;
+  }
+
+  /** The session's buyer's after-sales, newest first, one page: `{ data, next_cursor, total }`. */
+  async myAfterSales(query) {
+    this.#needSession("myAfterSales");
+    const f = Fields.read(query ?? {}, "query", ["from", "to", "status", "kind", "orderId", "order_id", "limit", "cursor", "signal"]);
+    const params = [];
+    for (const name of ["from", "to"]) {
+      const v = f.string(name);
+      if (v !== undefined && !isDate(v)) throw invalid(`query.${name} ${JSON.stringify(v)} is not a date as YYYY-MM-DD`);
+      params.push([name, v]);
+    }
+    const status = f.strings("status");
+    for (const st of status) if (!STATUSES.includes(st)) throw invalid(`query.status ${JSON.stringify(st)} is not a status`);
+    const kind = f.strings("kind");
+    for (const k of kind) if (!KINDS.includes(k)) throw invalid(`query.kind ${JSON.stringify(k)} is not a kind`);
+    if (status.length) params.push(["status", status.join(",")]);
+    if (kind.length) params.push(["kind", kind.join(",")]);
+    params.push(["order_id", f.string("orderId", "order_id")]);
+    const limit = f.number("limit");
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 100)) throw invalid(`query.limit must be an integer from 1 to 100, got ${limit}`);
+    params.push(["limit", limit === undefined ? undefined : String(limit)]);
+    // A cursor goes alone: it carries the query it came with.
+    const cursor = f.string("cursor");
+    const route = "GET /v1/me/aftersales";
+    const p = cursor === undefined ? path("/v1/me/aftersales", params) : path("/v1/me/aftersales", [["cursor", cursor]]);
+    return checkPage(route, await this.#get(route, p, f.signal()));
+  }
+
+  /**
+   * One of the session's buyer's orders on the session's platform: its after-sales (platforms
+   * that look after-sales up by order) or the order itself (the Mini Store). The proxy takes the
+   * buyer from the session.
+   */
+  async myOrder(orderId, options) {
+    this.#needSession("myOrder");
+    const id = orderIdArg(orderId);
+    const f = Fields.read(options ?? {}, "options", ["outOrderId", "out_order_id", "signal"]);
+    const platform = this.#session.platform;
+    if (platform === ORDER_PLATFORM) {
+      const route = "GET /v1/orders/{order_id}";
+      return dataMember(route, await this.#get(route, path(`/v1/orders/${percentEncode(id)}`, [["platform", platform]]), f.signal()));
+    }
+    const route = "GET /v1/orders/{order_id}/aftersales";
+    const p = path(`/v1/orders/${percentEncode(id)}/aftersales`, [["platform", platform], ["out_order_id", f.string("outOrderId", "out_order_id")]]);
+    return dataMember(route, await this.#get(route, p, f.signal()));
+  }
+
+  /** The session's platform and buyer, as its token says (read, not verified: the proxy verifies). */
+  get session() {
+    return this.#session === undefined ? null : { ...this.#session };
+  }
+
+  #needSession(method) {
+    if (this.#session === undefined) throw invalid(`${method} reads a buyer session's own records: create the Client with { endpoint, session }`);
+  }
+
+  /** The 2xx body's text. */
+  async #read(route, response, signal) {
+    try {
+      return await response.text();
+    } catch (e) {
+      aborted(signal);
+      throw new AftersaleError("upstream_unavailable", `the proxy's answer to ${route} broke off: ${describeThrown(e)}`);
+    }
+  }
+
   /** The 2xx body's text. */
   async #get(route, p, signal) {
     const response = await this.#send(route, p, signal);
@@ -565,8 +662,9 @@ export class Client {
   }
 
   /** `GET {endpoint}{p}` until a 2xx answer, retrying 429, 5xx and no answer up to `maxRetries`. */
-  async #send(route, p, signal) {
+  async #send(route, p, signal, { method = "GET", body } = {}) {
     const headers = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
     if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
     for (let retry = 0; ; retry++) {
       aborted(signal);
@@ -574,7 +672,7 @@ export class Client {
       let wait;
       let response;
       try {
-        const request = new Request(this.#base + p, { headers, signal });
+        const request = new Request(this.#base + p, { method, headers, body, signal });
         response = await (this.#fetch ?? globalThis.fetch)(request);
       } catch (e) {
         aborted(signal);
@@ -623,6 +721,24 @@ function dataMember(route, body) {
   const parsed = parseBody(route, body);
   if (!isObject(parsed) || !("data" in parsed)) throw internal(`proxy answered ${route} with a body that is not the expected JSON: no \`data\``);
   return parsed.data;
+}
+
+/**
+ * What a session token says of itself (its payload, read without checking the signature: only
+ * the proxy can, and it does on every request): the platform and the buyer.
+ */
+function sessionClaims(token) {
+  let claims;
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part), (c) => c.charCodeAt(0))));
+  } catch {
+    throw invalid("options.session is not a session token: its payload is not Base64url JSON");
+  }
+  if (!isObject(claims) || !PLATFORMS.includes(claims.plt) || typeof claims.sub !== "string") {
+    throw invalid("options.session is not a session of this proxy: no platform (plt) or buyer (sub)");
+  }
+  return { platform: claims.plt, buyer: claims.sub, expiresAt: Number.isInteger(claims.exp) ? new Date(claims.exp * 1000).toISOString() : null };
 }
 
 /** The non-empty lines of a streamed answer. */

@@ -207,7 +207,18 @@ function changes(url, res) {
   send(res, 200, { data, next_after: data.at(-1)?.seq ?? after, has_more: rest.length > limit });
 }
 
-function route(url, res, scenario) {
+/** A fake session token: three Base64url parts, its payload naming platform and buyer. */
+export function fakeSession(platform, buyer) {
+  const part = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  return `${part({ alg: "HS256", typ: "JWT" })}.${part({ plt: platform, sub: buyer, bid: "openid", exp: 4102444800 })}.c2ln`;
+}
+
+function route(url, res, scenario, session = false) {
+  if (url.pathname === "/v1/me/aftersales") {
+    if (url.searchParams.has("cursor") && [...url.searchParams.keys()].length > 1) return fail(res, 400, "invalid_request", "parameter `cursor`: send it alone");
+    const data = url.searchParams.has("cursor") ? [fakeRecord("wechat_shop", 3)] : [fakeRecord("wechat_shop", 1), fakeRecord("wechat_shop", 2)];
+    return send(res, 200, { data, next_cursor: url.searchParams.has("cursor") ? null : "page2", total: null });
+  }
   if (url.pathname === "/v1/changes") return changes(url, res);
   if (url.pathname === "/v1/summary") {
     const q = url.searchParams;
@@ -234,7 +245,8 @@ function route(url, res, scenario) {
     return send(res, 200, { data: fakeOrder(orderId) });
   }
   if (platform !== "wechat_shop") return fail(res, 400, "invalid_request", "parameter `platform`: order after-sales are served for wechat_shop");
-  if (!url.searchParams.get("openid") && !url.searchParams.get("out_order_id")) {
+  // A session names its buyer itself (the proxy takes it from the token).
+  if (!session && !url.searchParams.get("openid") && !url.searchParams.get("out_order_id")) {
     return fail(res, 400, "invalid_request", "parameter `openid`: required (or out_order_id)");
   }
   return send(res, 200, { data: [fakeRecord("wechat_shop", 1, orderId), fakeRecord("wechat_shop", 2, orderId)] });
@@ -253,11 +265,26 @@ export async function startFakeProxy({ port = 0 } = {}) {
       return send(res, 200, { requests: requests.get(url.searchParams.get("key")) ?? 0 });
     }
     if (url.pathname === "/healthz") return send(res, 200, { ok: true, version: "fake" });
+    if (url.pathname === "/v1/sessions/wechat") {
+      // A sign-in: no key; the code names the buyer (as the sandbox's do).
+      if (req.method !== "POST") return fail(res, 405, "invalid_request", "POST only");
+      let text = "";
+      req.on("data", (c) => (text += c));
+      req.on("end", () => {
+        const body = JSON.parse(text || "{}");
+        if (req.headers["content-type"] !== "application/json") return fail(res, 400, "invalid_request", "a JSON body");
+        if (typeof body.code !== "string" || !body.code.startsWith("code-")) return fail(res, 400, "invalid_request", "parameter `code`: refused by the upstream");
+        const openid = body.code.slice(5);
+        send(res, 200, { session: fakeSession(body.platform ?? "wechat_shop", openid), platform: body.platform ?? "wechat_shop", openid, expires_in: 900, expires_at: "2100-01-01T00:00:00+08:00" });
+      });
+      return;
+    }
     const key = (req.headers.authorization ?? "").replace(/^Bearer /, "");
     const seen = (requests.get(key) ?? 0) + 1;
     requests.set(key, seen);
-    if (!key.startsWith("test-")) return fail(res, 401, "unauthorized", "missing or unknown API key");
-    const scenario = key.split("-")[1];
+    const isSession = key.split(".").length === 3;
+    if (!key.startsWith("test-") && !isSession) return fail(res, 401, "unauthorized", "missing or unknown API key");
+    const scenario = isSession ? "ok" : key.split("-")[1];
     const first = seen === 1;
     if (scenario === "429" && first) return fail(res, 429, "rate_limited", "slow down", null, { "retry-after": "1" });
     if (scenario === "429date" && first) {
@@ -283,7 +310,7 @@ export async function startFakeProxy({ port = 0 } = {}) {
       });
       return;
     }
-    return route(url, res, scenario);
+    return route(url, res, scenario, isSession);
   });
   await new Promise((resolve, reject) => {
     server.once("error", reject);

@@ -66,6 +66,24 @@ export function cases(api, proxyUrl) {
       expectError(await rejects(c.list({ platform: "all", source: "live" })), "invalid_request");
       expectError(await rejects(c.list({ platform: "xiaoe" })), "invalid_request"); // live needs its dates
     }],
+    ["a storefront signs its buyer in and reads that buyer's records with the session", async () => {
+      const signed = await Client.signIn({ endpoint: proxyUrl, code: "code-oBuyerA" });
+      eq(signed.openid, "oBuyerA");
+      const c = new Client({ endpoint: proxyUrl, session: signed.session });
+      eq(c.session.platform, "wechat_shop");
+      eq(c.session.buyer, "oBuyerA");
+      const first = await c.myAfterSales({ limit: 2 });
+      eq(first.data.map((r) => r.id), ["wechat_shop:A1", "wechat_shop:A2"]);
+      const second = await c.myAfterSales({ cursor: first.next_cursor });
+      eq(second.next_cursor, null);
+      const order = await c.myOrder("123");
+      eq(order.length, 2);
+      expectError(await rejects(Client.signIn({ endpoint: proxyUrl, code: "made-up" })), "invalid_request");
+      expectError(throws(() => new Client({ endpoint: proxyUrl, session: "not a token" })), "invalid_request");
+      expectError(throws(() => new Client({ endpoint: proxyUrl, session: signed.session, apiKey: "k" })), "invalid_request");
+      // A merchant client has no session to read with.
+      expectError(await rejects(client(key("ok")).myAfterSales()), "invalid_request");
+    }],
     ["changes: every change once, resumable from a sequence", async () => {
       const c = client(key("ok"));
       const seen = [];
