@@ -407,6 +407,13 @@ impl IdWalk {
         IdWalk::build(query, PagerState::default(), None)
     }
 
+    /// An export going on from a continuation cursor: it remembers every id from here on, and
+    /// the cursor's recent ones from before.
+    pub fn resume_export(query: ListQuery, state: PagerState) -> Result<IdWalk, Error> {
+        let seen = state.recent.iter().copied().collect();
+        IdWalk::build(query, state, Some(seen))
+    }
+
     /// Resumes from a cursor's state.
     pub fn resume(query: ListQuery, state: PagerState) -> Result<IdWalk, Error> {
         IdWalk::build(query, state, None)

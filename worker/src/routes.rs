@@ -266,7 +266,7 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
     let pairs = query_pairs(req)?;
     let (query, state) = list_query(&pairs, config)?;
     if crate::walk::serves(&query) {
-        return crate::walk::export(env, config, query).await;
+        return crate::walk::export(env, config, query, state).await;
     }
     config.account(query.platform)?;
     config.cursor_key()?; // a continuation needs one

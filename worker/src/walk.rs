@@ -30,6 +30,17 @@ const LOOKUPS_IN_FLIGHT: usize = 4;
 /// that left their window and local filters can leave a page with nothing to show).
 const MAX_PAGES_PER_ANSWER: usize = 5;
 
+/// The ids a page is expected to hold before one has been seen (the upstream's page size is
+/// its own; the largest page seen so far is used after the first).
+const EXPECTED_IDS: usize = 10;
+
+/// Whether the request's subrequest budget holds another page: a lease and a fetch for the list
+/// call and for each of its lookups, and the invocation's closing report.
+fn room_for_page(config: &Config, largest_page: usize) -> bool {
+    let need = 2 * (1 + largest_page.max(EXPECTED_IDS)) + 1;
+    config.subrequests_left() as usize >= need
+}
+
 /// Whether the query's platform is listed by this walk rather than the position pager.
 pub fn serves(query: &ListQuery) -> bool {
     query.list_scheme().is_ok_and(|s| s.paging == Paging::NextKey)
@@ -42,13 +53,21 @@ fn options(query: &ListQuery) -> NormalizeOptions {
     }
 }
 
-/// One page of ids and their records, as JSON texts in list order.
-async fn page(walk: &mut IdWalk, env: &Env, config: &Config, opts: NormalizeOptions) -> Result<Vec<String>, ApiError> {
+/// One page of ids and their records, as JSON texts in list order; `largest` keeps the largest
+/// page of ids seen.
+async fn page(
+    walk: &mut IdWalk,
+    env: &Env,
+    config: &Config,
+    opts: NormalizeOptions,
+    largest: &mut usize,
+) -> Result<Vec<String>, ApiError> {
     let Some(spec) = walk.next_list_call() else { return Ok(Vec::new()) };
     let platform = spec.platform();
     let upstream = platform.upstream();
     let body = call_account(env, config, platform, spec).await?;
     let ids = upstream.parse_ids(&body)?.into_owned();
+    *largest = (*largest).max(ids.ids.len());
     let lookups = walk.handle_ids(ids);
     let answers: Vec<_> = stream::iter(lookups)
         .map(|spec| call_account(env, config, platform, spec))
@@ -81,11 +100,13 @@ pub async fn list(env: &Env, config: &Config, query: ListQuery, state: Option<Pa
         None => IdWalk::new(query)?,
     };
     let mut records = Vec::new();
+    let mut largest = 0;
     for _ in 0..MAX_PAGES_PER_ANSWER {
-        if walk.is_done() {
+        // A page past the request's subrequest budget waits for the next request (its cursor).
+        if walk.is_done() || !room_for_page(config, largest) {
             break;
         }
-        records.extend(page(&mut walk, env, config, opts).await?);
+        records.extend(page(&mut walk, env, config, opts, &mut largest).await?);
         if !records.is_empty() {
             break;
         }
@@ -100,13 +121,19 @@ pub async fn list(env: &Env, config: &Config, query: ListQuery, state: Option<Pa
 }
 
 /// `GET /v1/aftersales/export` for a walked platform: every page, NDJSON, the same lines as the
-/// position pager's export (records, then `{"done":true,"count":N}` or an `{"error":...}` line).
+/// position pager's export (records, then `{"done":true,"count":N}`, `{"continue":"<cursor>"}`
+/// when the next page would pass the request's subrequest budget, or an `{"error":...}` line).
 /// The first page is read before answering, so a failing query gets a proper error status.
-pub async fn export(env: &Env, config: &Config, query: ListQuery) -> Answer {
+pub async fn export(env: &Env, config: &Config, query: ListQuery, state: Option<PagerState>) -> Answer {
     config.account(query.platform)?;
+    let key = config.cursor_key()?.clone(); // a continuation needs one
     let opts = options(&query);
-    let mut walk = IdWalk::for_export(query)?;
-    let first = page(&mut walk, env, config, opts).await?;
+    let mut walk = match state {
+        Some(s) => IdWalk::resume_export(query, s)?,
+        None => IdWalk::for_export(query)?,
+    };
+    let mut largest = 0;
+    let first = page(&mut walk, env, config, opts, &mut largest).await?;
     let start = Export {
         walk,
         env: env.clone(),
@@ -115,6 +142,8 @@ pub async fn export(env: &Env, config: &Config, query: ListQuery) -> Answer {
         count: first.len(),
         pending: Some(first),
         finished: false,
+        largest,
+        key,
     };
     let lines = stream::unfold(start, |mut ex| async move {
         loop {
@@ -130,7 +159,13 @@ pub async fn export(env: &Env, config: &Config, query: ListQuery) -> Answer {
                 ex.finished = true;
                 return Some((Ok(format!("{{\"done\":true,\"count\":{}}}\n", ex.count).into_bytes()), ex));
             }
-            match page(&mut ex.walk, &ex.env, &ex.config, ex.opts).await {
+            if !room_for_page(&ex.config, ex.largest) {
+                // At a page boundary: the same route with this cursor goes on from here.
+                ex.finished = true;
+                let cursor = cursor::seal(&ex.key, ex.walk.query(), ex.walk.state());
+                return Some((Ok(format!("{{\"continue\":\"{cursor}\"}}\n").into_bytes()), ex));
+            }
+            match page(&mut ex.walk, &ex.env, &ex.config, ex.opts, &mut ex.largest).await {
                 Ok(records) => {
                     ex.count += records.len();
                     ex.pending = Some(records);
@@ -157,4 +192,6 @@ struct Export {
     count: usize,
     pending: Option<Vec<String>>,
     finished: bool,
+    largest: usize,
+    key: aftersale::cursor::CursorKey,
 }
