@@ -3,13 +3,14 @@
 //! id, and records added, changed and deleted while the walk runs — every record exactly once,
 //! as it was when last fetched, both readings of a window's end, and cursors resumed mid-walk.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use aftersale::account::{Account, Credentials};
 use aftersale::call::{AccountState, CallSpec};
 use aftersale::cursor::{self, CursorKey};
 use aftersale::http::{Request, Response};
-use aftersale::lease::{Grant, GrantCall, LeaseAnswer, LeasedCall, Step};
 use aftersale::pacing::RateLimit;
 use aftersale::paginate::{china_midnight_s, IdWalk, PagerState};
 use aftersale::query::{DateField, ListQuery};
@@ -243,52 +244,8 @@ fn drive(
     spec: CallSpec,
     now: &mut u64,
 ) -> Result<Response, aftersale::Error> {
-    // Both sides of the call's lease, in simulated time: the account grants (fetching the token
-    // when it must), the handler sends, classifies and reports.
-    let mut call = LeasedCall::new(spec);
-    let account = acct.account().clone();
-    let mut jitter = 7u32;
-    for _ in 0..10_000 {
-        match call.poll(&account, *now) {
-            Step::Lease { prior } => {
-                let mut grant = GrantCall::new(acct, *now, &[], prior);
-                let answer = loop {
-                    match grant.poll(acct, *now) {
-                        Err(answer) => break Ok(answer),
-                        Ok(Grant::Lease(lease)) => break Ok(LeaseAnswer::Lease(lease)),
-                        Ok(Grant::Failed(e)) => break Err(e),
-                        Ok(Grant::FetchToken(req)) => {
-                            let resp = shop.answer(*now, &req);
-                            *now += shop.latency_ms;
-                            grant.handle_token_answer(acct, *now, Ok(resp));
-                        }
-                        Ok(Grant::Wait { until_ms, .. }) => {
-                            assert!(until_ms > *now);
-                            *now = until_ms;
-                        }
-                    }
-                };
-                call.granted(*now, answer);
-            }
-            Step::Send(req, _) => {
-                let resp = shop.answer(*now, &req);
-                *now += shop.latency_ms;
-                jitter = jitter.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                call.handle_response(*now, jitter >> 8, Ok(resp));
-            }
-            Step::Wait { until_ms } => {
-                assert!(until_ms > *now);
-                *now = until_ms;
-            }
-            Step::Done(r, report) => {
-                if let Some(report) = report {
-                    acct.report(*now, &report);
-                }
-                return r;
-            }
-        }
-    }
-    panic!("call did not finish");
+    let latency = shop.latency_ms;
+    common::drive_leased(acct, spec, now, latency, |t, req| shop.answer(t, req))
 }
 
 /// One list page and its details, as one proxy answer; returns (id, update time) delivered.

@@ -3,12 +3,13 @@
 //! last page was stored, and records changing between runs. The mirror and its change log are
 //! modelled as the Worker keeps them (upsert by content hash, a change per content change).
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use aftersale::account::{Account, Credentials};
 use aftersale::call::{AccountState, CallSpec};
 use aftersale::http::{Request, Response};
-use aftersale::lease::{Grant, GrantCall, LeaseAnswer, LeasedCall, Step};
 use aftersale::protocol::sync::{MirrorRow, SyncRun, SyncSettings, SyncState, SyncStep};
 use aftersale::time::Date;
 use aftersale::{normalize_page, NormalizeOptions, Platform};
@@ -119,44 +120,9 @@ fn account() -> AccountState {
     AccountState::new(Account::new(Platform::Xiaoe, credentials).with_base_url("http://127.0.0.1:1"))
 }
 
-/// One call in simulated time, both sides of its lease: the account grants (fetching the token
-/// when it must), the handler sends and reports.
 fn call(acct: &mut AccountState, up: &mut ScriptedXiaoe, spec: CallSpec, now_ms: u64) -> Response {
-    let mut call = LeasedCall::new(spec);
-    let account = acct.account().clone();
     let mut now = now_ms;
-    for _ in 0..100 {
-        match call.poll(&account, now) {
-            Step::Lease { prior } => {
-                let mut grant = GrantCall::new(acct, now, &[], prior);
-                let answer = loop {
-                    match grant.poll(acct, now) {
-                        Err(answer) => break Ok(answer),
-                        Ok(Grant::Lease(lease)) => break Ok(LeaseAnswer::Lease(lease)),
-                        Ok(Grant::Failed(e)) => break Err(e),
-                        Ok(Grant::FetchToken(req)) => {
-                            let resp = up.answer(&req);
-                            grant.handle_token_answer(acct, now, Ok(resp));
-                        }
-                        Ok(Grant::Wait { until_ms, .. }) => now = until_ms,
-                    }
-                };
-                call.granted(now, answer);
-            }
-            Step::Send(req, _) => {
-                let resp = up.answer(&req);
-                call.handle_response(now, 0, Ok(resp));
-            }
-            Step::Wait { until_ms } => now = until_ms,
-            Step::Done(r, report) => {
-                if let Some(report) = report {
-                    acct.report(now, &report);
-                }
-                return r.unwrap();
-            }
-        }
-    }
-    panic!("the call did not finish");
+    common::drive_leased(acct, spec, &mut now, 0, |_, req| up.answer(req)).unwrap()
 }
 
 /// How an invocation ends in these tests.

@@ -41,3 +41,61 @@ pub fn run_node(script: &str, input: &str) -> Option<String> {
     assert!(output.status.success(), "node failed");
     Some(String::from_utf8(output.stdout).expect("UTF-8 from node"))
 }
+
+/// Drives one upstream call through both sides of its lease in simulated time: the account
+/// grants (fetching the token when it must), the handler sends, classifies and reports.
+/// `answer(now, request)` is the scripted upstream; each answer takes `latency_ms`.
+#[allow(dead_code)]
+pub fn drive_leased(
+    acct: &mut aftersale::call::AccountState,
+    spec: aftersale::call::CallSpec,
+    now: &mut u64,
+    latency_ms: u64,
+    mut answer: impl FnMut(u64, &aftersale::http::Request) -> aftersale::http::Response,
+) -> Result<aftersale::http::Response, Error> {
+    use aftersale::lease::{Grant, GrantCall, LeaseAnswer, LeasedCall, Step};
+    let mut call = LeasedCall::new(spec);
+    let account = acct.account().clone();
+    let mut jitter = 7u32;
+    for _ in 0..10_000 {
+        match call.poll(&account, *now) {
+            Step::Lease { prior } => {
+                let mut grant = GrantCall::new(acct, *now, &[], prior);
+                let granted = loop {
+                    match grant.poll(acct, *now) {
+                        Err(answer) => break Ok(answer),
+                        Ok(Grant::Lease(lease)) => break Ok(LeaseAnswer::Lease(lease)),
+                        Ok(Grant::Failed(e)) => break Err(e),
+                        Ok(Grant::FetchToken(req)) => {
+                            let resp = answer(*now, &req);
+                            *now += latency_ms;
+                            grant.handle_token_answer(acct, *now, Ok(resp));
+                        }
+                        Ok(Grant::Wait { until_ms, .. }) => {
+                            assert!(until_ms > *now, "a wait must move time forward");
+                            *now = until_ms;
+                        }
+                    }
+                };
+                call.granted(*now, granted);
+            }
+            Step::Send(req, _) => {
+                let resp = answer(*now, &req);
+                *now += latency_ms;
+                jitter = jitter.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                call.handle_response(*now, jitter >> 8, Ok(resp));
+            }
+            Step::Wait { until_ms } => {
+                assert!(until_ms > *now, "a wait must move time forward");
+                *now = until_ms;
+            }
+            Step::Done(result, report) => {
+                if let Some(report) = report {
+                    acct.report(*now, &report);
+                }
+                return result;
+            }
+        }
+    }
+    panic!("the call did not finish");
+}
