@@ -697,7 +697,8 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
 }
 
 /// `GET /v1/summary?from&to[&platform][&date_field]`: counts and refund totals by platform,
-/// status, kind, currency and China-time day, each grouped in the database.
+/// status, kind, currency, China-time day, and day and platform together (the console's chart),
+/// each grouped in the database.
 pub async fn summary(req: &Request, env: &Env) -> Answer {
     let pairs = query_pairs(req)?;
     reject_unknown(&pairs, &["from", "to", "platform", "date_field"])?;
@@ -743,6 +744,19 @@ pub async fn summary(req: &Request, env: &Env) -> Answer {
                 .map_err(db_error)?,
         );
     }
+    // Day and platform together: two keys, so its rows name both.
+    let by_day = groups[groups.len() - 1].1;
+    statements.push(
+        mirror
+            .db
+            .prepare(format!(
+                "SELECT {by_day} AS day, platform, refund_currency AS currency, COUNT(*) AS count, \
+                 SUM(COALESCE(refund_minor, 0)) AS refund_minor FROM aftersales{filter} \
+                 GROUP BY day, platform, refund_currency ORDER BY day, platform, refund_currency"
+            ))
+            .bind(&args)
+            .map_err(db_error)?,
+    );
     #[derive(Deserialize, Serialize)]
     struct Group {
         key: Option<String>,
@@ -750,8 +764,38 @@ pub async fn summary(req: &Request, env: &Env) -> Answer {
         count: f64,
         refund_minor: f64,
     }
-    let results = mirror.db.batch(statements).await.map_err(db_error)?;
+    #[derive(Deserialize)]
+    struct DayPlatform {
+        day: Option<String>,
+        platform: String,
+        currency: Option<String>,
+        count: f64,
+        refund_minor: f64,
+    }
+    let mut results = mirror.db.batch(statements).await.map_err(db_error)?;
+    let day_platform: Vec<DayPlatform> = results
+        .pop()
+        .ok_or_else(|| ApiError::internal("D1 answered the summary's batch without its last statement"))?
+        .results()
+        .map_err(db_error)?;
     let mut out = serde_json::Map::new();
+    let refund = |currency: Option<String>, minor: f64| {
+        currency.map(|c| serde_json::json!({"currency": c, "minor": minor as i64}))
+    };
+    out.insert(
+        "by_day_platform".into(),
+        day_platform
+            .into_iter()
+            .map(|g| {
+                serde_json::json!({
+                    "day": g.day,
+                    "platform": g.platform,
+                    "count": g.count as u64,
+                    "refund": refund(g.currency, g.refund_minor),
+                })
+            })
+            .collect(),
+    );
     for ((name, _), result) in groups.iter().zip(results) {
         let rows: Vec<Group> = result.results().map_err(db_error)?;
         let rows: Vec<serde_json::Value> = rows
@@ -760,7 +804,7 @@ pub async fn summary(req: &Request, env: &Env) -> Answer {
                 serde_json::json!({
                     "key": g.key,
                     "count": g.count as u64,
-                    "refund": g.currency.map(|c| serde_json::json!({"currency": c, "minor": g.refund_minor as i64})),
+                    "refund": refund(g.currency, g.refund_minor),
                 })
             })
             .collect();
