@@ -292,6 +292,10 @@ export interface Page {
   /** Pass as `cursor` for the next page; null after the last. */
   next_cursor: string | null;
   total: number | null;
+  /** `"mirror"` on a page read from the mirror (the proxy's D1 copy). */
+  source?: "mirror" | "live";
+  /** A mirror page: per platform, the watermark of its last sync (null: never synced). */
+  synced_at?: Record<string, Timestamp | null>;
 }
 
 export interface SignInOptions {
@@ -364,6 +368,34 @@ export interface Summary {
   by_kind: SummaryGroup[];
   by_currency: SummaryGroup[];
   by_day: SummaryGroup[];
+  /** Per China-time day and platform (one row per currency, as in the other groups), oldest day first. */
+  by_day_platform: SummaryDayPlatform[];
+}
+
+/** One day of one platform in the summary, in one refund currency. */
+export interface SummaryDayPlatform {
+  /** `YYYY-MM-DD`, China time. */
+  day: string;
+  platform: Platform;
+  count: number;
+  refund: { currency: string; minor: number } | null;
+}
+
+/** What one `POST /v1/sync` did for a platform. */
+export interface SyncProgress {
+  caught_up: boolean;
+  pages: number;
+  records: number;
+  watermark: Timestamp | null;
+  /** Another run holds this platform's lease: left alone this time. */
+  busy: boolean;
+  error: string | null;
+}
+
+export interface SyncResult {
+  /** Every platform caught up: no need to call again now. */
+  done: boolean;
+  platforms: Record<string, SyncProgress>;
 }
 
 export interface SyncStatus {
@@ -422,6 +454,8 @@ export class Client {
   summary(query: SummaryQuery): Promise<Summary>;
   /** `GET /v1/sync/status`: the mirror's sync, per platform. */
   syncStatus(options?: { signal?: AbortSignal }): Promise<Record<string, SyncStatus>>;
+  /** `POST /v1/sync`: one sync invocation, within the proxy's budget; call again until `done`. */
+  sync(options?: { platform?: Platform; signal?: AbortSignal }): Promise<SyncResult>;
 }
 
 /** Platforms, statuses and kinds the client accepts, in SPEC.md §2's order. */

@@ -308,7 +308,11 @@ function checkPage(route, body) {
   page.data.forEach((r, i) => {
     if (!isObject(r) || typeof r.id !== "string") throw internal(`proxy answered ${route} with record data[${i}] that has no string \`id\``);
   });
-  return { data: page.data, next_cursor: page.next_cursor ?? null, total: page.total ?? null };
+  const out = { data: page.data, next_cursor: page.next_cursor ?? null, total: page.total ?? null };
+  // A mirror page says so, and when each platform was last synced.
+  if (page.source !== undefined) out.source = page.source;
+  if (isObject(page.synced_at)) out.synced_at = page.synced_at;
+  return out;
 }
 
 function describeThrown(e) {
@@ -529,6 +533,21 @@ export class Client {
     const body = parseBody(route, await this.#get(route, "/v1/sync/status", f.signal()));
     if (!isObject(body) || !isObject(body.platforms)) throw internal(`proxy answered ${route} with no \`platforms\``);
     return body.platforms;
+  }
+
+  /**
+   * `POST /v1/sync[?platform=P]`: one sync invocation (the proxy stops within its budget), then
+   * `{ done, platforms: { P: { caught_up, pages, records, watermark, busy, error } } }`. Call
+   * again until `done`.
+   */
+  async sync(options) {
+    const f = Fields.read(options ?? {}, "options", ["platform", "signal"]);
+    const platform = f.get("platform")[0] === undefined ? undefined : platformArg(f.get("platform")[0], "options.platform");
+    const route = "POST /v1/sync";
+    const p = path("/v1/sync", [["platform", platform]]);
+    const body = parseBody(route, await this.#read(route, await this.#send(route, p, f.signal(), { method: "POST" }), f.signal()));
+    if (!isObject(body) || typeof body.done !== "boolean" || !isObject(body.platforms)) throw internal(`proxy answered ${route} without \`done\` and \`platforms\``);
+    return body;
   }
 
   /** `GET /v1/orders/{orderId}`: the `Order`. */
