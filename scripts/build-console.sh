@@ -12,7 +12,8 @@ say() { printf '[build-console] %s\n' "$*" >&2; }
 SRC=www/console
 OUT=www/console-dist
 
-for f in index.html console.js console.css storefront.html storefront.js; do
+# chart.js: the chart's SVG, drawn by hand (no charting library: see README "The console").
+for f in index.html console.js chart.js console.css storefront.html storefront.js; do
   [ -f "$SRC/$f" ] || { echo "build-console: $SRC/$f is missing" >&2; exit 1; }
 done
 
@@ -21,7 +22,7 @@ done
 # watching it and never serves a half-written file.
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-cp "$SRC/index.html" "$SRC/console.js" "$SRC/console.css" "$SRC/storefront.html" "$SRC/storefront.js" "$stage/"
+cp "$SRC/index.html" "$SRC/console.js" "$SRC/chart.js" "$SRC/console.css" "$SRC/storefront.html" "$SRC/storefront.js" "$stage/"
 if [ -f "$SRC/_headers" ]; then cp "$SRC/_headers" "$stage/"; fi
 mkdir "$stage/aftersale"
 # The console uses the client only: aftersale/client is one plain JavaScript file, no wasm.

@@ -3,9 +3,12 @@
 // scripts/build-console.sh copies beside this file as aftersale/. Every call to the proxy goes
 // through the package's `Client` (paging, retries, error shape); the other requests are the
 // unauthenticated GET /healthz that says which proxy this is and, in sandbox mode,
-// GET /v1/sandbox/orders for the sandbox's date range and example orders. The page never touches
+// GET /v1/sandbox/orders for the sandbox's date range and example orders. "All platforms" (the
+// first view) reads the proxy's mirror: its list, its summary (the chart) and its sync status,
+// with a "Sync now" that runs POST /v1/sync until the mirror is caught up. The page never touches
 // a record with innerHTML: everything the proxy returns is set as text.
 import { Client, isAftersaleError } from "./aftersale/client.js";
+import { daysOf, drawStackedBars } from "./chart.js";
 
 // ---------------------------------------------------------------------------------------- constants
 
@@ -54,6 +57,12 @@ const DATE_FIELD_LABEL = { created: "Applied", updated: "Updated", refunded: "Re
 const TIME_FIELD = { created: "created_at", updated: "updated_at", refunded: "refunded_at" };
 /** Minor-unit digits of the currencies the core knows (src/money.rs); others ask Intl. */
 const EXPONENT = { JPY: 0 };
+/** Mirror platforms in the order the console shows them (their colors: `.p-<platform>` in console.css). */
+const MIRROR_PLATFORMS = Object.keys(PLATFORM_LABEL);
+/** The mirror's default range: the last 30 days (China time). */
+const MIRROR_DAYS = 30;
+/** "Sync now" stops after this many POST /v1/sync invocations even if not done (the cron goes on). */
+const MAX_SYNC_RUNS = 60;
 const UPSTREAM_SECRETS = {
   xiaoe: "XIAOE_APP_ID, XIAOE_CLIENT_ID and XIAOE_SECRET_KEY",
   lingxing: "LINGXING_APP_ID and LINGXING_APP_SECRET",
@@ -101,6 +110,8 @@ const els = {
   dateField: $("date-field"),
   status: $("status"),
   kind: $("kind"),
+  q: $("q"),
+  mirrorPlatforms: $("mirror-platforms"),
   rangeHelp: $("range-help"),
   orderForm: $("order-form"),
   orderId: $("order-id"),
@@ -125,6 +136,23 @@ const els = {
   orderCard: $("order-card"),
   table: $("table"),
   colTime: $("col-time"),
+  colPlatform: $("col-platform"),
+  syncedAt: $("synced-at"),
+  overview: $("overview"),
+  chartScope: $("chart-scope"),
+  chartCurrency: $("chart-currency"),
+  chartLegend: $("chart-legend"),
+  chartCount: $("chart-count"),
+  chartRefund: $("chart-refund"),
+  chartRefundCaption: $("chart-refund-caption"),
+  chartEmpty: $("chart-empty"),
+  syncScope: $("sync-scope"),
+  syncNow: $("sync-now"),
+  syncProgress: $("sync-progress"),
+  syncBar: $("sync-bar"),
+  syncStop: $("sync-stop"),
+  syncText: $("sync-text"),
+  syncList: $("sync-list"),
   rows: $("rows"),
   empty: $("empty"),
   loadMore: $("load-more"),
@@ -231,8 +259,11 @@ const state = {
   sandbox: null,
   /** Why the last loadSandbox() gave nothing. */
   sandboxError: null,
-  platform: "xiaoe",
-  /** The query on screen: { platform, from, to, dateField, status[], kind[] } (to: exclusive). */
+  platform: "all",
+  /**
+   * The query on screen: { platform, from, to, dateField, status[], kind[] } (to: exclusive); a
+   * mirror query also has mirror: true, platforms[] (empty: all) and q.
+   */
   query: null,
   /** What the table shows: "list" (by date), "shop" (wechat_shop lookup), "store" (wechat_store order). */
   mode: "list",
@@ -252,7 +283,18 @@ const state = {
   retryTimer: null,
   /** The last load of this view failed: its numbers are not the range's. */
   failed: false,
+  /** A mirror page's `synced_at`: per platform, the watermark of its last sync. */
+  syncedAt: null,
+  /** GET /v1/summary for the mirror view's range, and the range it is for. */
+  summary: null,
+  summaryFor: null,
+  /** GET /v1/sync/status's platforms; null until read. */
+  syncStatus: null,
+  syncAbort: null,
+  overviewGeneration: 0,
 };
+
+const isMirror = () => state.mode === "list" && state.query?.mirror === true;
 
 function client() {
   const key = els.apiKey.value.trim();
@@ -409,9 +451,11 @@ function setPlatform(platform) {
   const input = document.querySelector(`input[name="platform"][value="${platform}"]`);
   if (input) input.checked = true;
   state.platform = platform;
-  const byDate = DATE_PLATFORMS.has(platform);
+  const byDate = DATE_PLATFORMS.has(platform) || platform === "all";
   els.listForm.hidden = !byDate;
   els.orderForm.hidden = byDate;
+  for (const el of els.listForm.querySelectorAll('[data-for="all"]')) el.hidden = platform !== "all";
+  els.overview.hidden = platform !== "all";
   for (const el of els.orderForm.querySelectorAll('[data-for="wechat_shop"]')) el.hidden = platform !== "wechat_shop";
   els.orderId.required = platform === "wechat_store";
   els.orderHelp.textContent =
@@ -436,7 +480,7 @@ function readListForm() {
     els.until.setAttribute("aria-invalid", "true");
     throw Object.assign(new Error(`"To" (${until}) is before "From" (${from}).`), { name: "AftersaleError", code: "invalid_request", upstream: null });
   }
-  return {
+  const query = {
     platform: selectedPlatform(),
     from,
     to: addDays(until, 1), // the proxy's range is half-open; the form's "To" day is included
@@ -444,10 +488,32 @@ function readListForm() {
     status: els.status.value ? els.status.value.split(",") : [],
     kind: els.kind.value ? els.kind.value.split(",") : [],
   };
+  if (query.platform !== "all") return query;
+  const ticked = checkedPlatforms();
+  if (ticked.length === 0) {
+    throw Object.assign(new Error("Tick at least one platform under Platforms."), { name: "AftersaleError", code: "invalid_request", upstream: null });
+  }
+  return { ...query, mirror: true, platforms: ticked.length === MIRROR_PLATFORMS.length ? [] : ticked, q: els.q.value.trim() };
 }
+
+function checkedPlatforms() {
+  return [...els.mirrorPlatforms.querySelectorAll("input:checked")].map((i) => i.value);
+}
+
+/** The `platform` of a mirror query: "all", or the ticked platforms. */
+const mirrorPlatform = (q) => (q.platforms.length ? q.platforms : "all");
 
 /** The `Client.list`/`iterate` query of a view (without paging options). */
 function apiQuery(q) {
+  if (q.mirror) {
+    // One platform would be read live without `source`; the mirror's default date is
+    // `updated`, the form's `created`: always say both.
+    const out = { platform: mirrorPlatform(q), source: "mirror", from: q.from, to: q.to, dateField: q.dateField };
+    if (q.status.length) out.status = q.status;
+    if (q.kind.length) out.kind = q.kind;
+    if (q.q) out.q = q.q;
+    return out;
+  }
   const out = { platform: q.platform, from: q.from, to: q.to };
   if (q.dateField && q.dateField !== "created") out.dateField = q.dateField;
   if (q.status.length) out.status = q.status;
@@ -459,7 +525,11 @@ function apiQuery(q) {
 function syncUrl() {
   const p = new URLSearchParams();
   p.set("platform", state.platform);
-  if (DATE_PLATFORMS.has(state.platform) && state.query) {
+  if ((DATE_PLATFORMS.has(state.platform) || state.platform === "all") && state.query) {
+    if (state.query.mirror) {
+      if (state.query.platforms.length) p.set("platforms", state.query.platforms.join(","));
+      if (state.query.q) p.set("q", state.query.q);
+    }
     p.set("from", state.query.from);
     p.set("to", state.query.to);
     if (state.query.dateField !== "created") p.set("date_field", state.query.dateField);
@@ -479,11 +549,14 @@ function selectValue(select, value) {
 
 function restoreFromUrl() {
   const p = new URLSearchParams(location.search);
-  const platform = PLATFORM_LABEL[p.get("platform")] ? p.get("platform") : "xiaoe";
+  const platform = PLATFORM_LABEL[p.get("platform")] ? p.get("platform") : "all";
   let from = p.get("from");
   let to = p.get("to");
   if (!isDate(from) || !isDate(to) || to <= from) {
-    if (state.sandbox) {
+    if (platform === "all") {
+      to = addDays(chinaToday(), 1);
+      from = addDays(to, -MIRROR_DAYS);
+    } else if (state.sandbox) {
       ({ from, to } = state.sandbox.range);
     } else {
       to = addDays(chinaToday(), 1);
@@ -498,7 +571,12 @@ function restoreFromUrl() {
   els.orderId.value = p.get("order_id") ?? "";
   els.outOrderId.value = p.get("out_order_id") ?? "";
   els.openid.value = p.get("openid") ?? "";
-  els.rangeHelp.textContent = state.sandbox
+  els.q.value = p.get("q") ?? "";
+  const only = (p.get("platforms") ?? "").split(",").filter((x) => MIRROR_PLATFORMS.includes(x));
+  for (const box of els.mirrorPlatforms.querySelectorAll("input")) box.checked = only.length === 0 || only.includes(box.value);
+  els.rangeHelp.textContent = platform === "all"
+    ? "Dates are China time. The mirror holds what its sync has brought in: see Mirror sync below."
+    : state.sandbox
     ? `Sandbox data lies between ${state.sandbox.range.from} and ${addDays(state.sandbox.range.to, -1)} (China time). A range is at most 366 days.`
     : "Dates are China time. A range is at most 366 days.";
   setPlatform(platform);
@@ -519,6 +597,7 @@ function resetView(mode) {
   state.order = null;
   state.loadingAll = false;
   state.failed = false;
+  state.syncedAt = null;
   if (!state.exportAbort) els.exportPanel.hidden = true; // the last export's note belongs to the last view
   clearError();
   return { generation: state.generation, signal: state.listAbort.signal };
@@ -547,14 +626,17 @@ async function runList() {
   state.query = query;
   syncUrl();
   renderAll({ loading: true });
+  // The chart and the sync panel load beside the list, each showing its own errors.
+  const overview = query.mirror ? loadOverview(query) : null;
   try {
     await fetchPages(view, { all: false });
   } catch (e) {
     if (view.generation !== state.generation || isAbort(e)) return;
     state.failed = true;
-    showError(e, "Listing");
+    showError(e, query.mirror ? "Listing the mirror" : "Listing");
   }
   if (view.generation === state.generation) renderAll();
+  await overview;
 }
 
 /** Reads the next page(s) of the view: one non-empty page, or every page when `all`. */
@@ -564,7 +646,8 @@ async function fetchPages(view, { all }) {
     const page = await client().list({
       ...apiQuery(state.query),
       limit: PAGE_SIZE,
-      includeRaw: true,
+      // The mirror keeps normalized records only (and refuses include_raw).
+      ...(state.query.mirror ? {} : { includeRaw: true }),
       ...(state.nextCursor ? { cursor: state.nextCursor } : {}),
       signal: view.signal,
     });
@@ -572,6 +655,7 @@ async function fetchPages(view, { all }) {
     const added = addRecords(page.data);
     state.nextCursor = page.next_cursor;
     if (page.total !== null && page.total !== undefined) state.total = page.total;
+    if (page.synced_at) state.syncedAt = page.synced_at;
     empty = added === 0 ? empty + 1 : 0;
     if (all) renderAll({ loadingMore: true });
   } while (state.nextCursor && (all ? state.loadingAll : empty > 0 && empty < MAX_EMPTY_HOPS));
@@ -593,6 +677,306 @@ async function loadMore(all) {
       renderAll();
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------- the mirror: chart and sync
+
+/** The chart's and the sync panel's data for a mirror query; each panel shows its own errors. */
+async function loadOverview(query) {
+  const generation = ++state.overviewGeneration;
+  await Promise.all([loadSummary(query, generation), loadSyncStatus()]);
+}
+
+async function loadSummary(query, generation = state.overviewGeneration) {
+  const panel = $("chart-panel");
+  panel.setAttribute("aria-busy", "true");
+  const range = { from: query.from, to: query.to, platform: mirrorPlatform(query), dateField: query.dateField };
+  try {
+    const summary = await client().summary(range);
+    if (generation !== state.overviewGeneration) return;
+    state.summary = summary;
+    state.summaryFor = range;
+    renderChart();
+  } catch (e) {
+    if (generation !== state.overviewGeneration || isAbort(e)) return;
+    state.summary = null;
+    renderChart(e);
+  } finally {
+    if (generation === state.overviewGeneration) panel.setAttribute("aria-busy", "false");
+  }
+}
+
+/**
+ * The summary's `by_day_platform` as chart series: per platform, after-sales per day (all
+ * currencies together: counts add up) and refunds per day in each currency apart.
+ */
+function chartSeries(rows) {
+  const byPlatform = new Map();
+  const currencies = new Map(); // currency → after-sales with a refund in it
+  for (const row of rows ?? []) {
+    let p = byPlatform.get(row.platform);
+    if (!p) byPlatform.set(row.platform, (p = { count: new Map(), refund: new Map(), total: 0, refunds: new Map() }));
+    p.count.set(row.day, (p.count.get(row.day) ?? 0) + row.count);
+    p.total += row.count;
+    if (row.refund) {
+      const { currency, minor } = row.refund;
+      if (!p.refund.has(currency)) p.refund.set(currency, new Map());
+      p.refund.get(currency).set(row.day, (p.refund.get(currency).get(row.day) ?? 0) + minor);
+      p.refunds.set(currency, (p.refunds.get(currency) ?? 0) + minor);
+      currencies.set(currency, (currencies.get(currency) ?? 0) + row.count);
+    }
+  }
+  const platforms = [...byPlatform.keys()].sort((a, b) => platformOrder(a) - platformOrder(b));
+  return { byPlatform, platforms, currencies: [...currencies].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([c]) => c) };
+}
+
+function renderChart(error) {
+  const summary = state.summary;
+  const range = state.summaryFor;
+  if (error || !summary || !range) {
+    els.chartLegend.replaceChildren();
+    els.chartCount.replaceChildren();
+    els.chartRefund.replaceChildren();
+    els.chartCurrency.replaceChildren();
+    els.chartScope.textContent = "";
+    els.chartEmpty.hidden = false;
+    els.chartEmpty.className = "empty chart-error";
+    els.chartEmpty.textContent = error
+      ? `The chart's summary failed: ${error.message}. ${isAftersaleError(error) ? hintFor(error) ?? "" : "Reload the page."}`
+      : "";
+    return;
+  }
+  const { byPlatform, platforms, currencies } = chartSeries(summary.by_day_platform);
+  const previous = els.chartCurrency.value;
+  els.chartCurrency.replaceChildren(...currencies.map((c) => h("option", { value: c }, c)));
+  els.chartCurrency.value = currencies.includes(previous) ? previous : currencies[0] ?? "";
+  els.chartCurrency.disabled = currencies.length < 2;
+  const currency = els.chartCurrency.value;
+  const days = daysOf(range.from, range.to);
+  const total = platforms.reduce((n, p) => n + byPlatform.get(p).total, 0);
+  els.chartScope.textContent = `${plural(total, "after-sale")} · ${range.from} – ${addDays(range.to, -1)} · by ${DATE_FIELD_LABEL[range.dateField].toLowerCase()} date`;
+  els.chartLegend.replaceChildren(...platforms.map((p) => {
+    const s = byPlatform.get(p);
+    return h("li", { dataset: { platform: p, count: s.total } },
+      h("span", { class: `swatch p-${p}` }),
+      h("b", {}, PLATFORM_LABEL[p] ?? p), ` ${s.total.toLocaleString("en")}`,
+      currency && s.refunds.has(currency) ? h("span", { class: "muted" }, ` · ${currency} ${formatMinor(s.refunds.get(currency), currency)}`) : null);
+  }));
+  els.chartEmpty.className = "empty";
+  els.chartEmpty.hidden = total > 0;
+  els.chartEmpty.textContent = chartEmptyText();
+  const width = (box) => Math.max(200, Math.floor(box.clientWidth || box.parentElement.clientWidth || 600));
+  const name = (p) => PLATFORM_LABEL[p] ?? p;
+  drawStackedBars(els.chartCount, {
+    days,
+    width: width(els.chartCount),
+    label: `After-sales per day by platform, ${range.from} to ${addDays(range.to, -1)}`,
+    series: platforms.map((p) => ({ key: p, label: name(p), cls: `p-${p}`, values: byPlatform.get(p).count })),
+    tick: (v) => v.toLocaleString("en"),
+    title: (d, s, v) => `${d} · ${s.label}: ${plural(v, "after-sale")}`,
+  });
+  els.chartRefundCaption.textContent = currency ? `Refunds in ${currency}` : "Refunds";
+  if (!currency) {
+    els.chartRefund.replaceChildren(h("p", { class: "note" }, "No refund amounts in this range."));
+    return;
+  }
+  const unit = 10 ** exponentOf(currency);
+  drawStackedBars(els.chartRefund, {
+    days,
+    unit,
+    width: width(els.chartRefund),
+    label: `Refunds in ${currency} per day by platform`,
+    series: platforms
+      .filter((p) => byPlatform.get(p).refund.has(currency))
+      .map((p) => ({ key: p, label: name(p), cls: `p-${p}`, values: byPlatform.get(p).refund.get(currency) })),
+    tick: (v) => formatMinor(v, currency).replace(/\.0+$/, ""),
+    title: (d, s, v) => `${d} · ${s.label}: ${currency} ${formatMinor(v, currency)}`,
+  });
+  els.chartRefund.dataset.currency = currency;
+}
+
+function chartEmptyText() {
+  return mirrorIsEmpty()
+    ? "Nothing to chart: the mirror is empty. Press Sync now to fill it."
+    : "No after-sales in the mirror in this range. Widen the range, or press Sync now to bring in the latest.";
+}
+
+/** The notes of an empty table and chart depend on the sync status, which may arrive after them. */
+function renderEmptyNotes() {
+  if (isMirror()) els.empty.textContent = emptyText();
+  if (state.summary && !els.chartEmpty.classList.contains("chart-error")) els.chartEmpty.textContent = chartEmptyText();
+}
+
+/** True once the sync status says no platform has a row (a fresh database: press Sync now). */
+function mirrorIsEmpty() {
+  const status = state.syncStatus;
+  return status !== null && Object.values(status).every((s) => !s.rows);
+}
+
+async function loadSyncStatus() {
+  const panel = $("sync-panel");
+  panel.setAttribute("aria-busy", "true");
+  try {
+    state.syncStatus = await client().syncStatus();
+    renderSync();
+    renderEmptyNotes();
+  } catch (e) {
+    if (isAbort(e)) return;
+    renderSync(e);
+  } finally {
+    panel.setAttribute("aria-busy", "false");
+  }
+}
+
+/** `742` → `"12 min"`: how far behind, roughly. */
+function lagText(s) {
+  if (s === null || s === undefined) return null;
+  if (s < 90) return `${Math.max(0, Math.round(s))} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
+}
+
+function syncState(s) {
+  if (s.in_progress) return ["running", "Catching up"];
+  if (s.last_error) return ["error", "Error"];
+  if (!s.last_run) return ["never", "Never synced"];
+  return ["ok", "Synced"];
+}
+
+function renderSync(error) {
+  if (error) {
+    els.syncScope.textContent = "";
+    els.syncList.replaceChildren(h("li", { class: "sync-error", dataset: { state: "error" } },
+      h("p", {}, h("code", {}, isAftersaleError(error) ? error.code : "unexpected"), ` Reading the sync status failed: ${error.message}`),
+      h("p", { class: "alert-hint" }, (isAftersaleError(error) && hintFor(error)) || "Reload the page; check the Worker's D1 binding (DB) and its migrations.")));
+    return;
+  }
+  const entries = Object.entries(state.syncStatus ?? {}).sort(([a], [b]) => platformOrder(a) - platformOrder(b));
+  const rows = entries.reduce((n, [, s]) => n + (s.rows ?? 0), 0);
+  els.syncScope.textContent = entries.length
+    ? `${plural(entries.length, "platform")} · ${plural(rows, "row")} in the mirror`
+    : "No platform is synced: the proxy has none configured with a list by date.";
+  els.syncList.replaceChildren(...entries.map(([platform, s]) => {
+    const [st, label] = syncState(s);
+    return h("li", {
+      class: `sync-item st-${st}`,
+      dataset: {
+        platform,
+        state: st,
+        rows: s.rows ?? 0,
+        watermark: s.watermark ?? "",
+        lastRun: s.last_run ?? "",
+        lagS: s.lag_s ?? "",
+        inProgress: String(Boolean(s.in_progress)),
+        error: s.last_error ?? "",
+      },
+    },
+      h("div", { class: "sync-top" },
+        h("span", { class: `swatch p-${platform}` }),
+        h("b", {}, PLATFORM_LABEL[platform] ?? platform),
+        h("span", { class: `badge sync-badge st-${st}` }, label)),
+      facts([
+        ["Last sync", s.last_run ? h("span", { title: s.last_run }, shortTime(s.last_run)) : null],
+        ["Synced to", s.watermark ? h("span", { title: s.watermark }, shortTime(s.watermark)) : null],
+        ["Lag", lagText(s.lag_s)],
+        ["Rows", (s.rows ?? 0).toLocaleString("en")],
+      ]),
+      s.last_error ? h("p", { class: "sync-last-error" }, h("b", {}, "Last error: "), s.last_error) : null,
+    );
+  }));
+}
+
+/**
+ * "Sync now": POST /v1/sync until it answers `done` (each invocation stops within the proxy's
+ * budget and the next goes on), refreshing the status after each; then the list and the chart.
+ * Stops when a run makes no progress (every platform left failed or busy) and says why.
+ */
+async function runSync() {
+  if (state.syncAbort) return;
+  const controller = new AbortController();
+  state.syncAbort = controller;
+  els.syncNow.disabled = true;
+  els.syncNow.textContent = "Syncing…";
+  els.syncProgress.hidden = false;
+  els.syncProgress.dataset.state = "running";
+  els.syncStop.hidden = false;
+  els.syncStop.disabled = false;
+  els.syncBar.removeAttribute("value");
+  const records = new Map();
+  let runs = 0;
+  let outcome = "stopped";
+  let last = null;
+  const say = (text) => {
+    els.syncText.textContent = text;
+  };
+  say("Starting…");
+  try {
+    while (runs < MAX_SYNC_RUNS) {
+      const answer = await client().sync({ signal: controller.signal });
+      runs += 1;
+      last = answer;
+      const entries = Object.entries(answer.platforms);
+      let moved = false;
+      for (const [p, r] of entries) {
+        records.set(p, (records.get(p) ?? 0) + (r.records ?? 0));
+        if (r.pages > 0) moved = true;
+      }
+      const caught = entries.filter(([, r]) => r.caught_up).length;
+      els.syncBar.max = Math.max(entries.length, 1);
+      els.syncBar.value = caught;
+      const got = [...records.values()].reduce((a, b) => a + b, 0);
+      say(`Run ${runs}: ${caught} of ${plural(entries.length, "platform")} caught up · ${plural(got, "record")} read`);
+      await loadSyncStatus();
+      if (answer.done) {
+        outcome = "done";
+        break;
+      }
+      if (!moved && entries.every(([, r]) => r.busy)) {
+        await sleepMs(2000, controller.signal); // another run holds the leases: wait for it
+      } else if (!moved) {
+        outcome = "stuck";
+        break;
+      }
+    }
+  } catch (e) {
+    if (isAbort(e) || controller.signal.aborted) outcome = "cancelled";
+    else {
+      outcome = "failed";
+      showError(e, "Sync");
+    }
+  } finally {
+    state.syncAbort = null;
+    els.syncNow.disabled = false;
+    els.syncNow.textContent = "Sync now";
+    els.syncStop.hidden = true;
+  }
+  const got = [...records.values()].reduce((a, b) => a + b, 0);
+  const failedOnes = Object.entries(last?.platforms ?? {}).filter(([, r]) => r.error).map(([p, r]) => `${PLATFORM_LABEL[p] ?? p}: ${r.error}`);
+  const texts = {
+    done: `Sync finished: every platform caught up (${plural(got, "record")} read in ${plural(runs, "run")}).`,
+    stopped: `Stopped after ${plural(runs, "run")} (${plural(got, "record")} read): not caught up yet. Press Sync now again, or let the cron go on.`,
+    stuck: `Sync made no progress: ${failedOnes.join("; ") || "no platform moved"}. Check the platform's credentials, then press Sync now again.`,
+    cancelled: `Sync stopped after ${plural(runs, "run")} (${plural(got, "record")} read); the next run goes on from there.`,
+    failed: "Sync failed: see the error above.",
+  };
+  say(texts[outcome]);
+  els.syncProgress.dataset.state = outcome;
+  els.syncProgress.dataset.runs = String(runs);
+  els.syncProgress.dataset.records = String(got);
+  if (outcome === "done") els.syncBar.value = els.syncBar.max;
+  await loadSyncStatus();
+  if (isMirror()) await runList(); // what the sync brought in
+}
+
+function sleepMs(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
 }
 
 // ---------------------------------------------------------------------------------------- order lookups
@@ -673,10 +1057,14 @@ function renderAll({ loading = false, loadingMore = false } = {}) {
 function renderHead(loading) {
   const q = state.query;
   if (state.mode === "list" && q) {
-    const parts = [PLATFORM_LABEL[q.platform], `${q.from} – ${addDays(q.to, -1)}`];
+    const where = q.mirror
+      ? q.platforms.length ? q.platforms.map((x) => PLATFORM_LABEL[x]).join(" + ") : "All platforms"
+      : PLATFORM_LABEL[q.platform];
+    const parts = [where, `${q.from} – ${addDays(q.to, -1)}`];
     if (q.dateField !== "created") parts.push(`by ${DATE_FIELD_LABEL[q.dateField].toLowerCase()} date`);
     if (q.status.length) parts.push(q.status.length === 1 ? STATUS_LABEL[q.status[0]] : els.status.selectedOptions[0]?.textContent);
     if (q.kind.length) parts.push(KIND_LABEL[q.kind[0]]);
+    if (q.q) parts.push(`“${q.q}”`);
     els.title.textContent = `After-sales · ${parts.join(" · ")}`;
   } else if (state.mode === "shop") {
     els.title.textContent = `After-sales of WeChat order ${els.orderId.value.trim() || els.outOrderId.value.trim()}`;
@@ -694,6 +1082,31 @@ function renderHead(loading) {
   } else if (state.mode === "shop") scope = `${plural(n, "after-sale")} on this order`;
   els.scope.textContent = scope;
   els.colTime.textContent = DATE_FIELD_LABEL[state.query?.dateField ?? "created"];
+  renderSyncedAt();
+}
+
+/** A mirror page's `synced_at`: how far each platform's rows are up to date. */
+function renderSyncedAt() {
+  const synced = isMirror() ? state.syncedAt : null;
+  els.syncedAt.hidden = !synced;
+  if (!synced) return;
+  const entries = Object.entries(synced).sort(([a], [b]) => platformOrder(a) - platformOrder(b));
+  els.syncedAt.replaceChildren(
+    "Synced to: ",
+    ...entries.flatMap(([platform, at], i) => [
+      i ? " · " : "",
+      h("span", { dataset: { platform, synced: at ?? "" }, title: at ?? "never synced" },
+        `${PLATFORM_LABEL[platform] ?? platform} `, at ? shortTime(at) : none("never")),
+    ]),
+  );
+}
+
+const platformOrder = (p) => (MIRROR_PLATFORMS.includes(p) ? MIRROR_PLATFORMS.indexOf(p) : 99);
+
+/** `"2026-12-01T17:32:05+08:00"` → `"12-01 17:32"`, as given. */
+function shortTime(ts) {
+  const t = splitTime(ts);
+  return t ? `${t.date.slice(5)} ${t.time}` : ts;
 }
 
 function summarize(records) {
@@ -716,7 +1129,8 @@ function summarize(records) {
 }
 
 function renderSummary() {
-  if (state.records.length === 0 || state.mode === "store") {
+  // The mirror view has its chart (the database's numbers) instead of a summary of loaded rows.
+  if (state.records.length === 0 || state.mode === "store" || isMirror()) {
     els.summary.hidden = true;
     return;
   }
@@ -752,8 +1166,10 @@ function renderSummary() {
 
 function renderRows(loading) {
   const timeField = TIME_FIELD[state.query?.dateField ?? "created"];
+  const mirror = isMirror();
+  els.colPlatform.hidden = !mirror;
   if (loading) {
-    els.rows.replaceChildren(h("tr", { class: "loading" }, h("td", { colspan: 7 }, "Loading after-sales…")));
+    els.rows.replaceChildren(h("tr", { class: "loading" }, h("td", { colspan: mirror ? 8 : 7 }, "Loading after-sales…")));
     els.empty.hidden = true;
     els.table.hidden = state.mode === "store";
     return;
@@ -761,6 +1177,7 @@ function renderRows(loading) {
   const rows = state.records.map((r) =>
     h("tr", { tabindex: 0, dataset: { id: r.id, status: r.status, kind: r.kind }, "aria-label": `${KIND_LABEL[r.kind]} ${r.aftersale_id}, ${STATUS_LABEL[r.status] ?? r.status}: open details` },
       h("td", { class: "c-time" }, timeEl(r[timeField] ?? r.created_at)),
+      mirror ? h("td", { class: "c-platform", "data-label": "Platform" }, h("span", { class: `tag plat p-${r.platform}` }, PLATFORM_LABEL[r.platform] ?? r.platform)) : null,
       h("td", { class: "c-order order-cell", "data-label": "Order" },
         r.order_id ? h("span", { class: "order-id", title: r.order_id }, r.order_id) : none(),
         r.out_order_id ? h("span", { class: "sub", title: `Your order id: ${r.out_order_id}` }, r.out_order_id) : null,
@@ -780,11 +1197,17 @@ function renderRows(loading) {
   els.rows.replaceChildren(...rows);
   const empty = state.records.length === 0 && state.mode !== "store";
   els.empty.hidden = !empty || !els.error.hidden;
-  els.empty.textContent =
-    state.mode === "list"
-      ? "No after-sales match these filters in this range."
-      : "No after-sales on this order.";
+  els.empty.textContent = emptyText();
   els.table.hidden = state.mode === "store" || empty;
+}
+
+function emptyText() {
+  if (isMirror()) {
+    return mirrorIsEmpty()
+      ? "The mirror is empty: press Sync now (Mirror sync, above) to bring in every platform's after-sales."
+      : "No after-sales in the mirror match these filters. Widen the range or the filters, or press Sync now to bring in the latest.";
+  }
+  return state.mode === "list" ? "No after-sales match these filters in this range." : "No after-sales on this order.";
 }
 
 function itemsCell(items) {
@@ -958,7 +1381,9 @@ function openDetail(record, kind = "aftersale") {
       h("h3", { id: "raw-title" }, "Raw upstream record", block.copy), block.pre));
   } else {
     body.push(h("section", { class: "raw" }, h("h3", {}, "Raw upstream record"),
-      h("p", { class: "note" }, "Not available for this lookup: this version of the aftersale package cannot ask the proxy for it here.")));
+      h("p", { class: "note" }, isMirror()
+        ? "The mirror keeps the normalized record only: the platform's own view (above) shows its raw record."
+        : "Not available for this lookup: this version of the aftersale package cannot ask the proxy for it here.")));
   }
   const full = jsonBlock(normalized, "Normalized record");
   body.push(h("section", {}, h("details", { class: "full" }, h("summary", {}, "Normalized record (JSON)"), full.pre, full.copy)));
@@ -1021,10 +1446,12 @@ function csvName() {
   if (state.mode !== "list" || !q) {
     return `aftersales_${state.platform}_order_${(els.orderId.value.trim() || els.outOrderId.value.trim()).replace(/[^\w.-]+/g, "_")}.csv`;
   }
-  const parts = ["aftersales", q.platform, q.from, addDays(q.to, -1)];
+  const where = q.mirror ? (q.platforms.length ? q.platforms.join("+") : "all") : q.platform;
+  const parts = ["aftersales", where, q.from, addDays(q.to, -1)];
   if (q.dateField !== "created") parts.push(q.dateField);
   if (q.status.length) parts.push(q.status.length === 1 ? q.status[0] : `${q.status.length}-statuses`);
   if (q.kind.length) parts.push(q.kind.join("+"));
+  if (q.q) parts.push(q.q.replace(/[^\w.-]+/g, "-").slice(0, 40));
   return `${parts.join("_")}.csv`;
 }
 
@@ -1120,6 +1547,26 @@ async function runExport() {
 
 function wire() {
   els.status.querySelector("#status-options").append(...STATUSES.map(([v, label]) => h("option", { value: v }, label)));
+  els.mirrorPlatforms.append(...MIRROR_PLATFORMS.map((p) =>
+    h("label", { class: "check" }, h("input", { type: "checkbox", value: p, checked: true }),
+      h("span", { class: `swatch p-${p}` }), PLATFORM_LABEL[p])));
+  els.mirrorPlatforms.addEventListener("change", () => runList());
+  els.chartCurrency.addEventListener("change", () => renderChart());
+  els.syncNow.addEventListener("click", runSync);
+  els.syncStop.addEventListener("click", () => {
+    els.syncStop.disabled = true;
+    els.syncText.textContent = "Stopping after the run in flight…";
+    state.syncAbort?.abort();
+  });
+  // The chart is drawn at its box's width: redraw when that changes.
+  let lastWidth = 0;
+  new ResizeObserver(([entry]) => {
+    const width = Math.round(entry.contentRect.width);
+    if (width !== lastWidth && state.summary && !els.overview.hidden) {
+      lastWidth = width;
+      renderChart();
+    }
+  }).observe(els.chartCount);
 
   els.apiKey.value = localStorage.getItem(KEY_STORAGE) ?? "";
   els.apiKey.addEventListener("input", () => {
@@ -1145,7 +1592,12 @@ function wire() {
   for (const radio of document.querySelectorAll('input[name="platform"]')) {
     radio.addEventListener("change", () => {
       setPlatform(radio.value);
-      if (DATE_PLATFORMS.has(radio.value)) runList();
+      if (radio.value === "all" && state.query && !state.query.mirror) {
+        // Back from a live view: the mirror's own default range.
+        els.from.value = addDays(chinaToday(), 1 - MIRROR_DAYS);
+        els.until.value = chinaToday();
+      }
+      if (DATE_PLATFORMS.has(radio.value) || radio.value === "all") runList();
       else {
         resetView(radio.value === "wechat_shop" ? "shop" : "store");
         syncUrl();
@@ -1212,7 +1664,7 @@ function wire() {
 }
 
 function rerun() {
-  if (DATE_PLATFORMS.has(state.platform)) runList();
+  if (DATE_PLATFORMS.has(state.platform) || state.platform === "all") runList();
   else if (els.orderId.value.trim() || els.outOrderId.value.trim()) runOrderLookup();
 }
 
@@ -1221,7 +1673,7 @@ async function start() {
   await checkHealth();
   if (state.health?.sandbox) await loadSandbox();
   const platform = restoreFromUrl();
-  if (DATE_PLATFORMS.has(platform)) await runList();
+  if (DATE_PLATFORMS.has(platform) || platform === "all") await runList();
   else if (els.orderId.value.trim() || els.outOrderId.value.trim()) await runOrderLookup();
   else {
     resetView(platform === "wechat_shop" ? "shop" : "store");
