@@ -230,6 +230,76 @@ function checkCsv({ bytes }, expected, label) {
   return data;
 }
 
+// ---------------------------------------------------------------------------------------- the mirror
+
+/** Waits until the chart and the sync panel are not loading (each sets aria-busy while it reads). */
+async function overviewIdle(page) {
+  await page.waitForFunction(() => ["chart-panel", "sync-panel"].every((id) => document.getElementById(id).getAttribute("aria-busy") === "false"), null, { timeout: 30_000 });
+}
+
+/** The mirror query the console's form shows (`to` exclusive), as the proxy's parameters. */
+async function mirrorQuery(page) {
+  const until = await page.inputValue("#until");
+  const params = { platform: "all", from: await page.inputValue("#from"), to: addDays(until, 1), date_field: await page.inputValue("#date-field") };
+  const platforms = await page.$$eval("#mirror-platforms input", (boxes) => boxes.filter((b) => b.checked).map((b) => b.value));
+  if (platforms.length < 5) Object.assign(params, { platform: platforms.join(","), source: "mirror" });
+  const q = (await page.inputValue("#q")).trim();
+  if (q) params.q = q;
+  const status = await page.inputValue("#status");
+  if (status) params.status = status;
+  const kind = await page.inputValue("#kind");
+  if (kind) params.kind = kind;
+  return params;
+}
+
+/** The bars a chart drew: `day|platform` → value. */
+async function bars(page, box) {
+  return Object.fromEntries(
+    await page.$$eval(`${box} rect[data-day]`, (rects) => rects.map((r) => [`${r.dataset.day}|${r.dataset.platform}`, Number(r.dataset.value)])),
+  );
+}
+
+/** What the chart should draw from a summary: counts per day and platform, refunds per currency apart. */
+function expectedBars(summary) {
+  const count = {};
+  const refund = {};
+  for (const row of summary.by_day_platform) {
+    const key = `${row.day}|${row.platform}`;
+    count[key] = (count[key] ?? 0) + row.count;
+    if (row.refund) refund[row.refund.currency] ??= {};
+    if (row.refund && row.refund.minor > 0) {
+      refund[row.refund.currency][key] = (refund[row.refund.currency][key] ?? 0) + row.refund.minor;
+    }
+  }
+  return { count, refund };
+}
+
+/** Keys sorted, so deepEqual reports a difference of content, not of order. */
+const sorted = (o) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+
+async function post(path) {
+  const res = await fetch(`${base}${path}`, { method: "POST" });
+  const text = await res.text();
+  assert.equal(res.status, 200, `POST ${path} → ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/** Elements past the viewport's edges (what scrolls sideways), and the page's widths. */
+function overflowOf(page) {
+  return page.evaluate(() => ({
+    viewport: window.innerWidth,
+    html: document.documentElement.scrollWidth,
+    body: document.body.scrollWidth,
+    wide: [...document.querySelectorAll("body *")]
+      .filter((el) => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5) && !el.closest(".table-scroll, pre, dialog:not([open]), .visually-hidden, thead");
+      })
+      .slice(0, 5)
+      .map((el) => `${el.tagName.toLowerCase()}.${el.className?.baseVal ?? el.className} ${Math.round(el.getBoundingClientRect().right)}`),
+  }));
+}
+
 // ---------------------------------------------------------------------------------------- tests
 
 before(async () => {
@@ -255,13 +325,258 @@ after(async () => {
   await wrangler?.stop();
 });
 
+describe("All platforms (the mirror), the console's first view", () => {
+  let page;
+  let context;
+  const syncPosts = [];
+
+  before(async () => {
+    await readSandbox();
+    ({ page, context } = await openConsole());
+    page.on("request", (r) => {
+      if (r.method() === "POST" && new URL(r.url()).pathname === "/v1/sync") syncPosts.push(r.url());
+    });
+    await overviewIdle(page);
+  });
+  after(async () => {
+    await context?.close();
+  });
+
+  it("opens on All platforms, with the sync panel showing each platform the proxy reports", async () => {
+    assert.equal(await page.isChecked('input[name="platform"][value="all"]'), true, "All platforms is the first view");
+    assert.equal(await page.isVisible("#overview"), true);
+    assert.equal(await page.isVisible("#q"), true, "the mirror's search field");
+    const status = (await api("/v1/sync/status", {})).platforms;
+    assert.ok(Object.keys(status).length > 0, "the proxy reports no synced platform");
+    const shown = await page.$$eval("#sync-list li[data-platform]", (lis) => lis.map((li) => ({ platform: li.dataset.platform, rows: Number(li.dataset.rows), watermark: li.dataset.watermark })));
+    assert.deepEqual(
+      shown.sort((a, b) => a.platform.localeCompare(b.platform)),
+      Object.entries(status).map(([platform, s]) => ({ platform, rows: s.rows, watermark: s.watermark ?? "" })).sort((a, b) => a.platform.localeCompare(b.platform)),
+    );
+    // A fresh database (wrangler's state is new each run) is empty until something syncs it.
+    if (Object.values(status).every((s) => s.rows === 0)) {
+      assert.match(await page.innerText("#empty"), /mirror is empty: press Sync now/);
+      assert.match(await page.innerText("#chart-empty"), /mirror is empty. Press Sync now/);
+      assert.equal(await page.isHidden("#error"), true, "an empty mirror is no error");
+    }
+  });
+
+  it("Sync now runs POST /v1/sync until done, shows its progress, and updates the panel", async () => {
+    // The progress line's texts while it runs.
+    await page.evaluate(() => {
+      window.__sync = [];
+      const text = document.getElementById("sync-text");
+      new MutationObserver(() => window.__sync.push(text.textContent)).observe(text, { childList: true, characterData: true, subtree: true });
+    });
+    await page.click("#sync-now");
+    await page.waitForFunction(() => document.getElementById("sync-progress").dataset.state !== "running", null, { timeout: 300_000 });
+    await idle(page);
+    await overviewIdle(page);
+    assert.equal(await page.getAttribute("#sync-progress", "data-state"), "done", await page.innerText("#sync-progress"));
+    assert.ok(syncPosts.length >= 1, "no POST /v1/sync was sent");
+    assert.equal(Number(await page.getAttribute("#sync-progress", "data-runs")), syncPosts.length);
+    const texts = await page.evaluate(() => window.__sync);
+    assert.ok(texts.some((t) => /^Run 1: /.test(t)), `progress: ${JSON.stringify(texts)}`);
+    assert.match(await page.innerText("#sync-text"), /every platform caught up/);
+    // The panel shows what the proxy's status says now.
+    const status = (await api("/v1/sync/status", {})).platforms;
+    for (const [platform, s] of Object.entries(status)) {
+      const li = page.locator(`#sync-list li[data-platform="${platform}"]`);
+      assert.equal(Number(await li.getAttribute("data-rows")), s.rows, `${platform} rows`);
+      assert.equal(await li.getAttribute("data-watermark"), s.watermark ?? "", `${platform} watermark`);
+      assert.equal(await li.getAttribute("data-last-run"), s.last_run ?? "", `${platform} last run`);
+      assert.equal(await li.getAttribute("data-in-progress"), String(s.in_progress), `${platform} in progress`);
+      assert.equal(await li.getAttribute("data-error"), s.last_error ?? "", `${platform} last error`);
+      assert.equal(await li.getAttribute("data-state"), s.last_error ? "error" : s.in_progress ? "running" : "ok");
+      assert.ok(s.last_run, `${platform} never ran`);
+    }
+    assert.ok(Object.values(status).some((s) => s.rows > 0), "the sync brought in no rows");
+    // Filled: the proxy says so too (a further run finds nothing left, or only what appeared since).
+    for (let i = 0; !(await post("/v1/sync")).done; i++) assert.ok(i < 50, "POST /v1/sync never answered done");
+  });
+
+  it("lists every platform from the mirror: the proxy's first page, its total and synced_at", async () => {
+    await page.click("#list-submit");
+    await idle(page);
+    const params = await mirrorQuery(page);
+    const first = await api("/v1/aftersales", { ...params, limit: PAGE_SIZE });
+    assert.equal(first.source, "mirror");
+    assert.ok(first.data.length > 0, `the mirror has nothing for ${JSON.stringify(params)}`);
+    assert.deepEqual(await rowIds(page), first.data.map((r) => r.id));
+    // The platform column names each row's platform.
+    const platforms = await page.$$eval("#rows tr[data-id]", (trs) => trs.map((tr) => tr.querySelector(".c-platform").textContent));
+    const label = { xiaoe: "Xiaoe", lingxing: "Lingxing", wechat_channels: "WeChat Channels", wechat_shop: "WeChat Shop", wechat_store: "WeChat Store" };
+    assert.deepEqual(platforms, first.data.map((r) => label[r.platform]));
+    assert.equal(await page.isVisible("#col-platform"), true);
+    // The exact total, as the proxy counts it.
+    const scope = await page.innerText("#results-scope");
+    if (first.next_cursor) assert.ok(scope.includes(`of ${first.total.toLocaleString("en")} after-sale`), scope);
+    else assert.ok(scope.includes(`${first.total.toLocaleString("en")} after-sale`), scope);
+    const synced = Object.fromEntries(await page.$$eval("#synced-at [data-platform]", (els) => els.map((e) => [e.dataset.platform, e.dataset.synced || null])));
+    assert.deepEqual(synced, first.synced_at);
+    assert.match(new URL(page.url()).search, /platform=all/, "the view is kept in the address bar");
+  });
+
+  it("Load more reads the next page by the mirror's keyset cursor", async () => {
+    let params = await mirrorQuery(page);
+    let first = await api("/v1/aftersales", { ...params, limit: PAGE_SIZE });
+    if (!first.next_cursor) {
+      // A short month: the whole synced range (the mirror takes an open range).
+      await page.fill("#from", addDays(await page.inputValue("#until"), -180));
+      await page.click("#list-submit");
+      await idle(page);
+      params = await mirrorQuery(page);
+      first = await api("/v1/aftersales", { ...params, limit: PAGE_SIZE });
+    }
+    assert.ok(first.next_cursor, `the mirror holds ${first.total} after-sales: not enough for a second page`);
+    const next = await api("/v1/aftersales", { ...params, limit: PAGE_SIZE, cursor: first.next_cursor });
+    await page.click("#load-more");
+    await idle(page);
+    const ids = await rowIds(page);
+    assert.deepEqual(ids, [...first.data, ...next.data].map((r) => r.id));
+    assert.equal(await page.isVisible("#load-more"), next.next_cursor !== null);
+  });
+
+  it("filters by status, kind, search and platforms, as the proxy does", async () => {
+    const check = async (label) => {
+      await idle(page);
+      const params = await mirrorQuery(page);
+      const expected = await api("/v1/aftersales", { ...params, limit: PAGE_SIZE });
+      assert.deepEqual(await rowIds(page), expected.data.map((r) => r.id), `${label}: ${JSON.stringify(params)}`);
+      return expected;
+    };
+    await page.selectOption("#status", "completed");
+    const completed = await check("status");
+    assert.ok(completed.data.every((r) => r.status === "completed"));
+    await page.selectOption("#status", "");
+    await page.selectOption("#kind", "return_refund");
+    const returns = await check("kind");
+    assert.ok(returns.data.every((r) => r.kind === "return_refund"));
+    await page.selectOption("#kind", "");
+    // A product name the mirror holds, searched for.
+    const some = (await api("/v1/aftersales", { ...(await mirrorQuery(page)), limit: 5 })).data.find((r) => r.items?.[0]?.name);
+    assert.ok(some, "no record with an item name");
+    const word = some.items[0].name.slice(0, 4);
+    await page.fill("#q", word);
+    await page.click("#list-submit");
+    const found = await check("q");
+    assert.ok(found.data.some((r) => r.id === some.id), `searching ${word} did not find ${some.id}`);
+    assert.ok(found.total <= (await api("/v1/aftersales", { ...(await mirrorQuery(page)), q: undefined, limit: 1 })).total);
+    await page.fill("#q", "");
+    // One platform only: still the mirror.
+    const status = (await api("/v1/sync/status", {})).platforms;
+    const one = Object.keys(status).find((p) => status[p].rows > 0);
+    for (const box of await page.$$("#mirror-platforms input")) {
+      if ((await box.getAttribute("value")) !== one && (await box.isChecked())) await box.uncheck();
+    }
+    const only = await check("platforms");
+    assert.ok(only.data.length > 0 && only.data.every((r) => r.platform === one), `platform ${one}`);
+    assert.deepEqual(Object.keys(only.synced_at), [one]);
+    for (const box of await page.$$("#mirror-platforms input")) if (!(await box.isChecked())) await box.check();
+    await check("every platform again");
+    // None ticked: the form says what to do, nothing is sent.
+    const boxes = await page.$$("#mirror-platforms input");
+    for (const box of boxes.slice(1)) await box.uncheck();
+    await idle(page);
+    await boxes[0].uncheck();
+    await page.waitForSelector("#error:not([hidden])");
+    assert.match(await page.innerText("#error"), /Tick at least one platform/);
+    for (const box of boxes) await box.check();
+    await idle(page);
+    assert.equal(await page.isHidden("#error"), true);
+  });
+
+  it("charts after-sales and refunds per day by platform: the bars are the summary's by_day_platform", async () => {
+    await overviewIdle(page);
+    const params = await mirrorQuery(page);
+    const summary = (await api("/v1/summary", { from: params.from, to: params.to, date_field: params.date_field })).data;
+    assert.ok(Array.isArray(summary.by_day_platform) && summary.by_day_platform.length > 0, "no by_day_platform");
+    // by_day_platform agrees with by_day and by_platform (the same rows, grouped otherwise).
+    const total = (rows) => rows.reduce((n, r) => n + r.count, 0);
+    assert.equal(total(summary.by_day_platform), total(summary.by_day));
+    for (const p of summary.by_platform) {
+      assert.equal(total(summary.by_day_platform.filter((r) => r.platform === p.key && r.refund?.currency === p.refund?.currency)), p.count);
+    }
+    const expected = expectedBars(summary);
+    // One series per platform that has after-sales in the range.
+    const series = await page.$$eval("#chart-count g.series", (gs) => gs.map((g) => g.dataset.series));
+    assert.deepEqual(series.sort(), [...new Set(summary.by_day_platform.map((r) => r.platform))].sort());
+    assert.ok(series.length >= 2, `one platform only in the chart: ${series}`);
+    assert.deepEqual(sorted(await bars(page, "#chart-count")), sorted(expected.count), "after-sales per day and platform");
+    // Each currency on its own: the selector offers every currency, each drawn apart.
+    const currencies = await page.$$eval("#chart-currency option", (os) => os.map((o) => o.value));
+    assert.deepEqual([...currencies].sort(), Object.keys(expected.refund).sort());
+    assert.ok(currencies.length >= 2, `the sandbox's mirror has one currency only: ${currencies}`);
+    for (const currency of currencies) {
+      await page.selectOption("#chart-currency", currency);
+      assert.equal(await page.getAttribute("#chart-refund", "data-currency"), currency);
+      assert.deepEqual(sorted(await bars(page, "#chart-refund")), sorted(expected.refund[currency]), `refunds in ${currency}`);
+      assert.match(await page.innerText("#chart-refund-caption"), new RegExp(currency));
+    }
+    // The legend's counts per platform.
+    const legend = Object.fromEntries(await page.$$eval("#chart-legend li", (lis) => lis.map((li) => [li.dataset.platform, Number(li.dataset.count)])));
+    const perPlatform = {};
+    for (const r of summary.by_day_platform) perPlatform[r.platform] = (perPlatform[r.platform] ?? 0) + r.count;
+    assert.deepEqual(legend, perPlatform);
+    await page.selectOption("#chart-currency", currencies[0]);
+    mkdirSync(OUT, { recursive: true });
+    await page.screenshot({ path: join(OUT, "console-mirror-1280.png"), fullPage: true, clip: { x: 0, y: 0, width: 1280, height: 1400 } });
+  });
+
+  it("says what failed, and what to do, when the mirror cannot be read", async () => {
+    await page.route((url) => url.pathname === "/v1/summary", (route) =>
+      route.fulfill({
+        status: 500,
+        headers: { "content-type": "application/json; charset=utf-8" },
+        body: JSON.stringify({ error: { code: "internal", message: "D1 is not bound as DB", upstream: null } }),
+      }),
+    );
+    try {
+      await page.click("#list-submit");
+      await idle(page);
+      await overviewIdle(page);
+      const text = await page.innerText("#chart-empty");
+      assert.match(text, /summary failed: .*HTTP 500 \(internal\).*D1 is not bound as DB/);
+      assert.match(text, /Try again/);
+    } finally {
+      await page.unrouteAll({ behavior: "ignoreErrors" });
+    }
+    await page.click("#list-submit");
+    await overviewIdle(page);
+    assert.equal(await page.isHidden("#chart-empty"), true);
+
+    // A sync that makes no progress (a platform's credentials refused) stops and says so.
+    const platform = Object.keys((await api("/v1/sync/status", {})).platforms)[0];
+    await page.route((url) => url.pathname === "/v1/sync", (route) =>
+      route.fulfill({
+        status: 200,
+        headers: { "content-type": "application/json; charset=utf-8" },
+        body: JSON.stringify({ done: false, platforms: { [platform]: { caught_up: false, pages: 0, records: 0, watermark: null, busy: false, error: "upstream_auth: refused the credentials" } } }),
+      }),
+    );
+    try {
+      await page.click("#sync-now");
+      await page.waitForFunction(() => document.getElementById("sync-progress").dataset.state !== "running", null, { timeout: 30_000 });
+      assert.equal(await page.getAttribute("#sync-progress", "data-state"), "stuck");
+      const text = await page.innerText("#sync-text");
+      assert.match(text, /no progress: .*upstream_auth: refused the credentials/, text);
+      assert.match(text, /Check the platform's credentials, then press Sync now again/, text);
+      assert.equal(await page.getAttribute("#sync-progress", "data-runs"), "1", "a run without progress is not repeated");
+    } finally {
+      await page.unrouteAll({ behavior: "ignoreErrors" });
+    }
+    await idle(page);
+    await overviewIdle(page);
+  });
+});
+
 describe("merchant console", () => {
   let page;
   let context;
 
   before(async () => {
     await readSandbox();
-    ({ page, context } = await openConsole());
+    ({ page, context } = await openConsole({ path: "/?platform=xiaoe" }));
   });
   after(async () => {
     await context?.close();
@@ -567,19 +882,7 @@ describe("at phone width (390 px)", () => {
     await context?.close();
   });
 
-  const overflow = () =>
-    page.evaluate(() => ({
-      viewport: window.innerWidth,
-      html: document.documentElement.scrollWidth,
-      body: document.body.scrollWidth,
-      wide: [...document.querySelectorAll("body *")]
-        .filter((el) => {
-          const r = el.getBoundingClientRect();
-          return r.width > 0 && (r.right > window.innerWidth + 0.5 || r.left < -0.5) && !el.closest(".table-scroll, pre, dialog:not([open]), .visually-hidden, thead");
-        })
-        .slice(0, 5)
-        .map((el) => `${el.tagName.toLowerCase()}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`),
-    }));
+  const overflow = () => overflowOf(page);
 
   it("lays the page out without horizontal overflow; the table becomes cards", async () => {
     const ids = await rowIds(page);
@@ -589,6 +892,26 @@ describe("at phone width (390 px)", () => {
     assert.deepEqual(o.wide, [], `elements past the right edge: ${JSON.stringify(o.wide)}`);
     assert.equal(await page.$eval("#rows tr[data-id]", (tr) => getComputedStyle(tr).display), "grid");
     await page.screenshot({ path: join(OUT, "console-390.png"), fullPage: true, clip: { x: 0, y: 0, width: 390, height: 2200 } });
+  });
+
+  it("shows All platforms, its chart and its sync panel without horizontal overflow", async () => {
+    const mirror = await context.newPage();
+    try {
+      mirror.on("pageerror", (e) => pageErrors.push(`${e.name}: ${e.message}`));
+      await mirror.goto(`${base}/`);
+      await mirror.waitForSelector("html[data-ready=true]", { timeout: 30_000 });
+      await idle(mirror);
+      await overviewIdle(mirror);
+      const o = await overflowOf(mirror);
+      assert.ok(o.html <= o.viewport && o.body <= o.viewport, `horizontal overflow: ${JSON.stringify(o)}`);
+      assert.deepEqual(o.wide, [], `elements past the right edge: ${JSON.stringify(o.wide)}`);
+      const chart = await mirror.$eval("#chart-count svg", (svg) => svg.getBoundingClientRect().width);
+      assert.ok(chart > 200 && chart <= 390, `the chart is ${chart} px wide`);
+      assert.ok((await mirror.$$("#sync-list li[data-platform]")).length > 0);
+      await mirror.screenshot({ path: join(OUT, "console-mirror-390.png"), fullPage: true, clip: { x: 0, y: 0, width: 390, height: 2400 } });
+    } finally {
+      await mirror.close();
+    }
   });
 
   it("opens the detail panel full-width without overflow", async () => {
