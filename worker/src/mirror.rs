@@ -8,6 +8,8 @@ use aftersale::cursor;
 use aftersale::protocol::sync::{MirrorRow, SyncRun, SyncSettings, SyncState, SyncStep};
 use aftersale::time::Timestamp;
 use aftersale::{normalize_page, Platform};
+use futures_util::stream;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env, Headers, Request, Response};
@@ -505,18 +507,45 @@ pub async fn changes_stream(req: &Request, env: &Env) -> Answer {
     Ok(Response::ok(out)?.with_headers(headers))
 }
 
-/// Where a mirror page ends: the sort value and id of its last row, and the query it belongs to.
-#[derive(Serialize, Deserialize, PartialEq)]
-struct MirrorCursor {
+/// A cursor into the mirror: where the last answer stopped (`after`), bound to the query it
+/// belongs to (`query`, the filters' signature), sealed with the cursor key.
+#[derive(Serialize, Deserialize)]
+struct MirrorCursor<P> {
     query: String,
-    after: Option<(Option<i64>, String)>,
+    after: P,
 }
 
-/// Whether a list request is for the mirror (SPEC.md §9): `source=mirror`, or several platforms.
+fn seal_cursor<P: Serialize>(key: &cursor::CursorKey, query: String, after: P) -> Result<String, ApiError> {
+    let bytes = serde_json::to_vec(&MirrorCursor { query, after }).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(cursor::seal_payload(key, &bytes))
+}
+
+/// Opens a cursor of `what` (a mirror listing, a mirror export); one replayed with other
+/// filters, or of the other route, is refused.
+fn open_cursor<P: DeserializeOwned>(
+    key: &cursor::CursorKey,
+    sealed: &str,
+    query: &str,
+    what: &str,
+) -> Result<P, ApiError> {
+    let bytes = cursor::open_payload(key, sealed)?;
+    let carried: MirrorCursor<P> = serde_json::from_slice(&bytes)
+        .map_err(|_| ApiError::invalid_request("cursor", format!("is not a cursor of {what}")))?;
+    if carried.query != query {
+        return Err(ApiError::invalid_request(
+            "cursor",
+            "was issued for a different query: repeat the query it came with",
+        ));
+    }
+    Ok(carried.after)
+}
+
+/// Whether a list or export request is for the mirror (SPEC.md §9): `source=mirror`, or
+/// several platforms. A `source` that is neither goes to the mirror too, which names it.
 pub fn wants_mirror(pairs: &[(String, String)]) -> bool {
     match single(pairs, "source").as_deref() {
-        Some("mirror") => true,
-        Some(_) => false,
+        Some("live") => false,
+        Some(_) => true,
         None => single(pairs, "platform").is_some_and(|p| p == "all" || p.contains(',')),
     }
 }
@@ -524,18 +553,36 @@ pub fn wants_mirror(pairs: &[(String, String)]) -> bool {
 const MIRROR_PARAMETERS: &[&str] =
     &["platform", "source", "from", "to", "date_field", "status", "kind", "openid", "q", "limit", "cursor"];
 
-/// `GET /v1/aftersales?platform=all|P1,P2|P&source=mirror`: newest first by the date field,
-/// keyset cursors, an exact total, and when each platform was last synced.
-pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
-    let pairs = query_pairs(req)?;
-    reject_unknown(&pairs, MIRROR_PARAMETERS)?;
-    if single(&pairs, "source").is_some_and(|s| s != "mirror" && s != "live") {
+/// The filters of a mirror query, as the list and the export both apply them: a WHERE clause
+/// with numbered placeholders, and their values.
+struct MirrorFilter {
+    platforms: Vec<Platform>,
+    date_field: &'static str,
+    sql: String,
+    args: Vec<JsValue>,
+}
+
+impl MirrorFilter {
+    /// What a cursor is bound to: the route (`list 50`, `export`) and every filter's value.
+    fn signature(&self, route: &str) -> String {
+        let values: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| a.as_string().or_else(|| a.as_f64().map(|n| n.to_string())).unwrap_or_default())
+            .collect();
+        format!("{route}|{}|{}|{values:?}", self.sql, self.date_field)
+    }
+}
+
+/// Reads `platform`, `source`, `from`, `to`, `date_field`, `status`, `kind`, `openid` and `q`.
+fn mirror_filter(pairs: &[(String, String)]) -> Result<MirrorFilter, ApiError> {
+    if single(pairs, "source").is_some_and(|s| s != "mirror" && s != "live") {
         return Err(ApiError::invalid_request("source", "is mirror or live"));
     }
-    let platforms = platform_list(single(&pairs, "platform").as_deref())?;
-    let date_field = date_column(single(&pairs, "date_field").as_deref())?;
+    let platforms = platform_list(single(pairs, "platform").as_deref())?;
+    let date_field = date_column(single(pairs, "date_field").as_deref())?;
     let range = |name: &'static str| -> Result<Option<i64>, ApiError> {
-        single(&pairs, name)
+        single(pairs, name)
             .map(|d| {
                 aftersale::Date::parse(&d).map(|d| d.china_midnight_unix()).ok_or_else(|| {
                     ApiError::invalid_request(name, format!("{d:?} is not a date of the form YYYY-MM-DD"))
@@ -544,13 +591,6 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
             .transpose()
     };
     let (from, to) = (range("from")?, range("to")?);
-    let limit =
-        match single(&pairs, "limit") {
-            None => 50,
-            Some(l) => l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-                ApiError::invalid_request("limit", format!("{l:?} is not a whole number from 1 to 100"))
-            })?,
-        };
     let mut filter = String::from(" WHERE 1 = 1");
     let mut args: Vec<JsValue> = Vec::new();
     let mut arg = |filter: &mut String, sql: &str, value: JsValue| {
@@ -570,7 +610,7 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
         arg(&mut filter, &format!(" AND {date_field} < ?"), JsValue::from_f64(t as f64));
     }
     for (name, column) in [("status", "status"), ("kind", "kind")] {
-        if let Some(list) = single(&pairs, name) {
+        if let Some(list) = single(pairs, name) {
             let values: Vec<&str> = list.split(',').filter(|v| !v.is_empty()).collect();
             for v in &values {
                 match name {
@@ -586,31 +626,42 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
             }
         }
     }
-    if let Some(openid) = single(&pairs, "openid") {
+    if let Some(openid) = single(pairs, "openid") {
         arg(&mut filter, " AND openid = ?", text(&openid));
     }
-    if let Some(q) = single(&pairs, "q") {
+    if let Some(q) = single(pairs, "q") {
         arg(&mut filter, " AND instr(search, ?) > 0", text(&q.to_lowercase()));
     }
-    // The cursor names its query: replayed with other filters, it is refused.
-    let signature =
-        format!("{filter}|{date_field}|{limit}|{:?}", args.iter().map(|a| a.as_string()).collect::<Vec<_>>());
-    let key = config.cursor_key()?;
-    let after = match single(&pairs, "cursor") {
-        None => None,
-        Some(c) => {
-            let bytes = cursor::open_payload(key, &c)?;
-            let carried: MirrorCursor = serde_json::from_slice(&bytes)
-                .map_err(|_| ApiError::invalid_request("cursor", "is not a cursor of a mirror listing"))?;
-            if carried.query != signature {
-                return Err(ApiError::invalid_request(
-                    "cursor",
-                    "was issued for a different query: repeat the query it came with",
-                ));
-            }
-            carried.after
+    Ok(MirrorFilter { platforms, date_field, sql: filter, args })
+}
+
+/// `limit`: a whole number from 1 to `max`, `default` when absent.
+fn limit_param(pairs: &[(String, String)], default: u32, max: u32) -> Result<u32, ApiError> {
+    match single(pairs, "limit") {
+        None => Ok(default),
+        Some(l) => {
+            l.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(|| {
+                ApiError::invalid_request("limit", format!("{l:?} is not a whole number from 1 to {max}"))
+            })
         }
+    }
+}
+
+/// `GET /v1/aftersales?platform=all|P1,P2|P&source=mirror`: newest first by the date field,
+/// keyset cursors, an exact total, and when each platform was last synced.
+pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
+    let pairs = query_pairs(req)?;
+    reject_unknown(&pairs, MIRROR_PARAMETERS)?;
+    let filter = mirror_filter(&pairs)?;
+    let limit = limit_param(&pairs, 50, 100)?;
+    // The cursor names its query: replayed with other filters, it is refused.
+    let signature = filter.signature(&format!("list {limit}"));
+    let key = config.cursor_key()?;
+    let after: Option<(Option<i64>, String)> = match single(&pairs, "cursor") {
+        None => None,
+        Some(c) => open_cursor(key, &c, &signature, "a mirror listing")?,
     };
+    let MirrorFilter { platforms, date_field, sql: filter, args } = filter;
     let mirror = Mirror::open(env)?;
     #[derive(Deserialize)]
     struct Count {
@@ -670,9 +721,7 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
     let rows = &rows[..rows.len().min(limit as usize)];
     let next_cursor = match (more, rows.last()) {
         (true, Some(last)) => {
-            let c = MirrorCursor { query: signature, after: Some((last.sort.map(|s| s as i64), last.id.clone())) };
-            let bytes = serde_json::to_vec(&c).map_err(|e| ApiError::internal(e.to_string()))?;
-            format!("\"{}\"", cursor::seal_payload(key, &bytes))
+            format!("\"{}\"", seal_cursor(key, signature, Some((last.sort.map(|s| s as i64), last.id.clone())))?)
         }
         _ => String::from("null"),
     };
@@ -694,6 +743,157 @@ pub async fn list(req: &Request, env: &Env, config: &Config) -> Answer {
         total.map_or(0, |t| t.n as u64),
         serde_json::Value::Object(synced)
     ))
+}
+
+/// Rows one read of a mirror export takes by default, and at most (`limit`): hundreds per D1
+/// query, so the free plan's 50 queries an invocation stream thousands of rows.
+const DEFAULT_EXPORT_ROWS: u32 = 200;
+const MAX_EXPORT_ROWS: u32 = 500;
+/// Subrequests a mirror export leaves unspent: the caller's quota charge, which the
+/// invocation's count does not include.
+const EXPORT_RESERVE: u32 = 1;
+
+/// `GET /v1/aftersales/export?platform=all|P1,P2|P&source=mirror`: every row the mirror list's
+/// filters match, as NDJSON in the live export's lines (records, then `{"done":true,"count":N}`,
+/// `{"continue":"<cursor>"}` when the invocation's budget of D1 queries runs low, or
+/// `{"error":…}` when a read fails after the answer began).
+///
+/// Ordered by `id` ascending, read in chunks of `limit` rows by the keyset `id > last`: the id
+/// (`platform:aftersale_id`, the primary key) never changes, so a row a sync updates while the
+/// export runs keeps its place. Every row that matches when its turn comes is streamed exactly
+/// once, across chunks and continuations alike; a row's newest content is what is streamed. A
+/// keyset on the date field would not do: an update moves the row past the keyset (missed when
+/// it moves behind, repeated when it moves ahead).
+pub async fn export(req: &Request, env: &Env, config: &Config) -> Answer {
+    let pairs = query_pairs(req)?;
+    reject_unknown(&pairs, MIRROR_PARAMETERS)?;
+    let filter = mirror_filter(&pairs)?;
+    let rows = limit_param(&pairs, DEFAULT_EXPORT_ROWS, MAX_EXPORT_ROWS)?;
+    let signature = filter.signature("export");
+    let key = config.cursor_key()?; // a continuation needs one
+    let after: Option<String> = match single(&pairs, "cursor") {
+        None => None,
+        Some(c) => Some(open_cursor(key, &c, &signature, "a mirror export")?),
+    };
+    let mut ex = MirrorExport {
+        mirror: Mirror::open(env)?,
+        config: config.clone(),
+        filter,
+        signature,
+        after,
+        rows,
+        count: 0,
+        reads: 0,
+        finished: false,
+    };
+    // The first chunk is read before answering, so a failing query gets its error status.
+    let first = ex.next_lines().await?;
+    let lines = stream::unfold((ex, Some(first)), |(mut ex, pending)| async move {
+        let chunk = match pending {
+            Some(chunk) => chunk,
+            None if ex.finished => return None,
+            None => ex.next_lines().await.unwrap_or_else(|e| {
+                ex.finished = true;
+                format!("{}\n", e.to_json())
+            }),
+        };
+        Some((Ok::<Vec<u8>, worker::Error>(chunk.into_bytes()), (ex, None)))
+    });
+    crate::routes::ndjson_response(lines)
+}
+
+/// A mirror export in progress: the filters, the last id streamed, what this invocation read.
+struct MirrorExport {
+    mirror: Mirror,
+    config: Config,
+    filter: MirrorFilter,
+    signature: String,
+    after: Option<String>,
+    rows: u32,
+    count: u64,
+    reads: u32,
+    finished: bool,
+}
+
+impl MirrorExport {
+    /// The next chunk's NDJSON lines, or the last line once the rows or the budget run out.
+    async fn next_lines(&mut self) -> Result<String, ApiError> {
+        // The first read always goes; later ones while the budget keeps its reserve.
+        if self.reads > 0 && self.config.subrequests_left() <= EXPORT_RESERVE {
+            self.finished = true;
+            let key = self.config.cursor_key()?;
+            let cursor = seal_cursor(key, self.signature.clone(), self.after.clone().unwrap_or_default())?;
+            self.log_end("continues");
+            return Ok(format!("{{\"continue\":\"{cursor}\"}}\n"));
+        }
+        let chunk = self.read_chunk().await?;
+        let mut out = String::new();
+        for row in &chunk {
+            out.push_str(row.json.trim_end());
+            out.push('\n');
+        }
+        self.count += chunk.len() as u64;
+        if let Some(last) = chunk.last() {
+            self.after = Some(last.id.clone());
+        }
+        if chunk.len() < self.rows as usize {
+            self.finished = true;
+            self.log_end("done");
+            out.push_str(&format!("{{\"done\":true,\"count\":{}}}\n", self.count));
+        }
+        Ok(out)
+    }
+
+    /// Up to `rows` matching rows after the last id streamed, by id. The scan follows the
+    /// primary key (`INDEXED BY` its index): chunks take disjoint id ranges, so a whole export
+    /// reads each row once at most, where another index plus a sort would read every matching
+    /// row again for each chunk (D1 counts rows read).
+    async fn read_chunk(&mut self) -> Result<Vec<ExportRow>, ApiError> {
+        let mut sql = format!(" INDEXED BY sqlite_autoindex_aftersales_1{}", self.filter.sql);
+        let mut args = self.filter.args.clone();
+        let mut bound = |sql: &mut String, op: &str, value: &str| {
+            args.push(text(value));
+            sql.push_str(&format!(" AND id {op} ?{}", args.len()));
+        };
+        if let Some(after) = &self.after {
+            bound(&mut sql, ">", after);
+        }
+        if let Some((first, end)) = id_range(&self.filter.platforms) {
+            bound(&mut sql, ">=", &first);
+            bound(&mut sql, "<", &end);
+        }
+        self.config.spend_anyway(); // checked against the budget above
+        self.reads += 1;
+        self.mirror
+            .db
+            .prepare(format!("SELECT id, json FROM aftersales{sql} ORDER BY id LIMIT {}", self.rows))
+            .bind(&args)
+            .map_err(db_error)?
+            .all()
+            .await
+            .map_err(db_error)?
+            .results()
+            .map_err(db_error)
+    }
+
+    fn log_end(&self, how: &str) {
+        worker::console_log!("mirror export {how}: {} records, {} reads", self.count, self.reads);
+    }
+}
+
+/// The ids of the platforms a query names lie in one range of the primary key: an id is
+/// `platform:aftersale_id` (SPEC.md §2), and `;` follows `:`. The scan keeps to it; the
+/// platform filter still decides.
+fn id_range(platforms: &[Platform]) -> Option<(String, String)> {
+    let first = platforms.iter().map(|p| p.as_str()).min()?;
+    let last = platforms.iter().map(|p| p.as_str()).max()?;
+    Some((format!("{first}:"), format!("{last};")))
+}
+
+#[derive(Deserialize)]
+struct ExportRow {
+    id: String,
+    json: String,
 }
 
 /// `GET /v1/summary?from&to[&platform][&date_field]`: counts and refund totals by platform,

@@ -264,6 +264,10 @@ pub async fn list_aftersales(req: &Request, env: &Env, config: &Config) -> Answe
 /// with `cursor=<cursor>` goes on from there, nothing lost or repeated.
 pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Answer {
     let pairs = query_pairs(req)?;
+    // `platform=all`, a list, or `source=mirror`: the mirror's rows (SPEC.md §9), as the list.
+    if crate::mirror::wants_mirror(&pairs) {
+        return crate::mirror::export(req, env, config).await;
+    }
     let (query, state) = list_query(&pairs, config)?;
     if crate::walk::serves(&query) {
         return crate::walk::export(env, config, query, state).await;
@@ -317,6 +321,14 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
             return Some((Ok(line.into_bytes()), ex));
         }
     });
+    ndjson_response(lines)
+}
+
+/// A streamed NDJSON answer, never cached.
+pub(crate) fn ndjson_response<S>(lines: S) -> Answer
+where
+    S: futures_util::Stream<Item = Result<Vec<u8>, worker::Error>> + 'static,
+{
     let headers = Headers::new();
     headers.set("content-type", "application/x-ndjson; charset=utf-8")?;
     headers.set("cache-control", "no-store")?;

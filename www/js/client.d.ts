@@ -433,7 +433,9 @@ export class Client {
   /**
    * `GET /v1/aftersales/export`: every after-sale of the query from the proxy's NDJSON stream,
    * following its continuation lines (`{"continue":"<cursor>"}`) until the last line
-   * `{"done":true,"count":N}`. One request per run instead of one per page.
+   * `{"done":true,"count":N}`. One request per run instead of one per page. `platform: "all"`,
+   * several, or one with `source: "mirror"` export the proxy's mirror, ordered by `id`: each
+   * row once even while a sync changes rows.
    */
   export(query: ListQuery): AsyncGenerator<AfterSale, void, undefined>;
   /** `GET /v1/orders/{orderId}`: a WeChat Mini Store order. */

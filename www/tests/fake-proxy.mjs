@@ -15,7 +15,8 @@
 //   test-exportcut-<id>        the export stream stops before its last line
 //   anything else, or none     401 unauthorized
 // `GET /v1/aftersales/export` answers NDJSON in runs of 3 records: each run but the last ends with
-// a continuation line `{"continue":"<cursor>"}`, the last with `{"done":true,"count":<its records>}`.
+// a continuation line `{"continue":"<cursor>"}`, the last with `{"done":true,"count":<its records>}`;
+// a mirror export (`platform=all`, several) takes its platforms in turn and needs no dates.
 // `GET /__stats?key=K` (no auth) answers `{"requests": n}`: how many requests that key made.
 import http from "node:http";
 import { pathToFileURL } from "node:url";
@@ -148,13 +149,21 @@ function listAftersales(url, res) {
   send(res, 200, { data, next_cursor, total: all.length });
 }
 
-/** Lists the query (cursor checked); `null` once it has answered the error itself. */
+/** A query the proxy's mirror answers: `source=mirror`, `platform=all` or several. */
+const isMirrorQuery = (q) => q.get("source") === "mirror" || /^all$|,/.test(q.get("platform") ?? "");
+
+/**
+ * Lists the query (cursor checked); `null` once it has answered the error itself. A mirror
+ * query's records take its platforms in turn (`all`: xiaoe, lingxing) and need no dates.
+ */
 function selectRecords(url, res) {
   const q = url.searchParams;
-  const platform = q.get("platform");
-  if (!PLATFORMS.includes(platform)) return fail(res, 400, "invalid_request", `parameter \`platform\`: unknown platform ${JSON.stringify(platform)}`), null;
+  const mirror = isMirrorQuery(q);
+  const platforms = q.get("platform") === "all" ? ["xiaoe", "lingxing"] : (q.get("platform") ?? "").split(",");
+  const unknown = platforms.find((p) => !PLATFORMS.includes(p));
+  if (unknown !== undefined) return fail(res, 400, "invalid_request", `parameter \`platform\`: unknown platform ${JSON.stringify(unknown)}`), null;
   for (const name of ["from", "to"]) {
-    if (!DATE.test(q.get(name) ?? "")) return fail(res, 400, "invalid_request", `parameter \`${name}\`: expected YYYY-MM-DD`), null;
+    if ((!mirror || q.has(name)) && !DATE.test(q.get(name) ?? "")) return fail(res, 400, "invalid_request", `parameter \`${name}\`: expected YYYY-MM-DD`), null;
   }
   const filters = Object.fromEntries(FILTERS.filter((k) => q.has(k)).map((k) => [k, q.get(k)]));
   let offset = 0;
@@ -165,7 +174,7 @@ function selectRecords(url, res) {
     }
     offset = cursor.offset;
   }
-  let all = Array.from({ length: RECORD_COUNT }, (_, i) => fakeRecord(platform, i + 1));
+  let all = Array.from({ length: RECORD_COUNT }, (_, i) => fakeRecord(platforms[i % platforms.length], i + 1));
   if (q.has("status")) {
     const wanted = q.get("status").split(",");
     all = all.filter((r) => wanted.includes(r.status));
@@ -229,7 +238,7 @@ function route(url, res, scenario, session = false) {
   if (url.pathname === "/v1/sync/status") {
     return send(res, 200, { platforms: { xiaoe: { watermark: "2023-02-13T10:00:00+08:00", lag_s: 60, last_run: "2023-02-13T10:00:00+08:00", in_progress: false, last_error: null, rows: RECORD_COUNT } } });
   }
-  if (url.pathname === "/v1/aftersales" && (url.searchParams.get("source") === "mirror" || /^all$|,/.test(url.searchParams.get("platform") ?? ""))) {
+  if (url.pathname === "/v1/aftersales" && isMirrorQuery(url.searchParams)) {
     const data = [fakeRecord("xiaoe", 1), fakeRecord("lingxing", 2)];
     return send(res, 200, { data, next_cursor: null, total: data.length, source: "mirror", synced_at: { xiaoe: "2023-02-13T10:00:00+08:00" }, query: url.search });
   }

@@ -143,6 +143,18 @@ export function cases(api, proxyUrl) {
       ok(filtered.length > 0 && filtered.every((r) => r.status === "completed"), "filters go with every run");
     }],
 
+    ["the export of a mirror query: all platforms or several, no dates, continuation lines followed", async () => {
+      const k = key("ok");
+      const all = await collect(client(k).export({ platform: "all", openid: "oX", q: "book" }));
+      eq(all.map((r) => r.id), ["xiaoe:A1", "lingxing:A2", "xiaoe:A3", "lingxing:A4", "xiaoe:A5", "lingxing:A6", "xiaoe:A7"]);
+      eq(await requests(k), 3, "one request per run, each with the query and its continuation");
+      const several = await collect(client(key("ok")).export({ platform: ["lingxing", "xiaoe"], status: "completed" }));
+      ok(several.length > 0 && several.every((r) => r.status === "completed"), "filters go with every run");
+      const one = await collect(client(key("ok")).export({ platform: "xiaoe", source: "mirror" }));
+      eq(one.map((r) => r.id), ids(7));
+      expectError(await rejects(client(key("ok")).export({ platform: "all", source: "live" }).next()), "invalid_request");
+    }],
+
     ["an export stream without its last line is an error, not a short result", async () => {
       const it = client(key("exportcut")).export(query());
       const got = [];
