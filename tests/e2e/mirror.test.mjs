@@ -217,11 +217,21 @@ describe("the mirror", () => {
       ["/v1/aftersales?platform=xiaoe,nowhere", "platform"],
       ["/v1/aftersales?platform=all&cursor=abc", "cursor"],
       ["/v1/sync?platform=wechat_shop", "platform"],
+      ["/v1/aftersales?platform=all&source=live", "source"],
+      ["/v1/aftersales?platform=xiaoe&source=elsewhere", "source"],
+      ["/v1/aftersales/export?platform=xiaoe,lingxing&source=live", "source"],
     ]) {
       const res = await stack.request(path, { method: path.startsWith("/v1/sync") ? "POST" : "GET" });
       assert.equal(res.status, 400, show(res));
       assert.match(res.json.error.message, new RegExp(parameter), show(res));
     }
+    // `source=live` on one platform is the default said out loud: the same live page.
+    const range = "platform=xiaoe&from=2024-01-01&to=2024-01-31&limit=20";
+    const live = await stack.get(`/v1/aftersales?${range}`);
+    const said = await stack.get(`/v1/aftersales?${range}&source=live`);
+    assert.equal(said.status, 200, show(said));
+    assert.equal(said.json.source, undefined, "a live page is not from the mirror");
+    assert.deepEqual(said.json.data.map((r) => r.id), live.json.data.map((r) => r.id));
     // A cursor replayed with other filters is refused.
     const first = await stack.get("/v1/aftersales?platform=all&limit=5");
     const replay = await stack.get(`/v1/aftersales?platform=all&limit=5&status=completed&cursor=${first.json.next_cursor}`);

@@ -174,6 +174,12 @@ fn list_query(
     pairs: &[(String, String)],
     config: &Config,
 ) -> Result<(ListQuery, Option<aftersale::paginate::PagerState>), ApiError> {
+    // `source=live` (SPEC.md §9) only says what the default for one platform already is; the
+    // mirror took every other value before this point.
+    if single(pairs, "platform").is_some_and(|p| p == "all" || p.contains(',')) {
+        return Err(ApiError::invalid_request("source", "live reads one platform; several are read from the mirror"));
+    }
+    let pairs: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "source").cloned().collect();
     let params = || pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     let cursor = pairs.iter().find(|(k, _)| k == "cursor").map(|(_, v)| v.as_str());
     match cursor {
