@@ -185,6 +185,24 @@ describe("the mirror", () => {
       const got = res.json.data.by_currency.find((r) => r.key === currency);
       assert.equal(got?.refund?.minor, minor, `refunds in ${currency}: ${JSON.stringify(res.json.data.by_currency)}`);
     }
+    // Day × platform (the console's chart): each China-time day of the updated time, per
+    // platform and refund currency, against the truth's own grouping.
+    const chinaDay = (t) => new Date(Date.parse(t) + 8 * 3600_000).toISOString().slice(0, 10);
+    const want = new Map();
+    for (const e of expected) {
+      const key = `${chinaDay(e.updated_at)}|${e.platform}|${e.refund?.currency ?? ""}`;
+      const g = want.get(key) ?? { count: 0, minor: 0 };
+      g.count += 1;
+      g.minor += e.refund?.minor ?? 0;
+      want.set(key, g);
+    }
+    const got = new Map(
+      res.json.data.by_day_platform.map((r) => [
+        `${r.day}|${r.platform}|${r.refund?.currency ?? ""}`,
+        { count: r.count, minor: r.refund?.minor ?? 0 },
+      ]),
+    );
+    assert.deepEqual(Object.fromEntries(got), Object.fromEntries(want), "by_day_platform");
     const one = await stack.get(`/v1/summary?${qs({ from: "2023-01-01", to: "2100-01-01", platform: "lingxing" })}`);
     assert.equal(count(one.json.data.by_platform), expected.filter((e) => e.platform === "lingxing").length);
     assert.equal((await stack.get("/v1/summary?from=2023-01-01")).status, 400);
