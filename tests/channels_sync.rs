@@ -30,7 +30,7 @@ enum Outcome {
     Killed,
 }
 
-/// Where the test stops an invocation: after this many calls steps (a list call or a batch of
+/// Where the test stops an invocation: after this many steps (a list call or a batch of
 /// lookups), before anything of that step is stored.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ending {
@@ -133,7 +133,7 @@ fn fail(run: &mut SyncRun, mirror: &mut Mirror, e: &Error) -> Outcome {
     Outcome::Failed
 }
 
-/// Invocations until caught up (at most `limit`).
+/// Invocations until caught up (at most 200); how many it took.
 fn sync_until_caught_up(
     shop: &mut Shop,
     acct: &mut AccountState,
