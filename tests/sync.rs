@@ -13,6 +13,7 @@ use aftersale::http::{Request, Response};
 use aftersale::protocol::sync::{MirrorRow, SyncRun, SyncSettings, SyncState, SyncStep};
 use aftersale::time::Date;
 use aftersale::{normalize_page, NormalizeOptions, Platform};
+use common::mirror::Mirror;
 use serde_json::{json, Value};
 
 const DAY: i64 = 86_400;
@@ -86,35 +87,6 @@ impl ScriptedXiaoe {
     }
 }
 
-/// The mirror as the Worker keeps it: rows by id with their content hash, and a change log
-/// that gets an entry only when a row's content changed.
-#[derive(Default)]
-struct Mirror {
-    rows: BTreeMap<String, (String, Value)>,
-    changes: Vec<(String, &'static str)>,
-    state: Option<SyncState>,
-}
-
-impl Mirror {
-    /// One transaction: the page's rows and the checkpoint.
-    fn commit(&mut self, rows: Vec<MirrorRow>, checkpoint: &SyncState) {
-        for row in rows {
-            let json: Value = serde_json::from_str(&row.json).unwrap();
-            match self.rows.get(&row.id) {
-                None => self.changes.push((row.id.clone(), "created")),
-                Some((hash, _)) if *hash != row.hash => self.changes.push((row.id.clone(), "updated")),
-                Some(_) => continue,
-            }
-            self.rows.insert(row.id, (row.hash, json));
-        }
-        self.state = Some(checkpoint.clone());
-    }
-
-    fn states(&self) -> BTreeMap<String, i64> {
-        self.rows.iter().map(|(id, (_, v))| (id.clone(), v["status_raw"].as_i64().unwrap())).collect()
-    }
-}
-
 fn account() -> AccountState {
     let credentials = Credentials::new().with("app_id", "app").with("client_id", "c").with("secret_key", "k");
     AccountState::new(Account::new(Platform::Xiaoe, credentials).with_base_url("http://127.0.0.1:1"))
@@ -173,19 +145,6 @@ fn invoke(
     }
 }
 
-fn created(mirror: &Mirror) -> usize {
-    mirror.changes.iter().filter(|(_, c)| *c == "created").count()
-}
-
-fn each_once(mirror: &Mirror) {
-    let mut seen = std::collections::BTreeSet::new();
-    for (id, change) in &mirror.changes {
-        if *change == "created" {
-            assert!(seen.insert(id.clone()), "{id} created twice in the change log");
-        }
-    }
-}
-
 #[test]
 fn backfill_then_increments_give_every_change_once() {
     let mut up = ScriptedXiaoe::new(1200);
@@ -193,7 +152,7 @@ fn backfill_then_increments_give_every_change_once() {
     let now = T0 + 61 * DAY;
     assert_eq!(invoke(&mut up, &mut acct, &mut mirror, now, 1000, Ending::AsItMay), SyncStep::CaughtUp);
     assert_eq!(mirror.states(), up.truth());
-    assert_eq!(created(&mirror), 1200);
+    assert_eq!(mirror.created(), 1200);
     assert!(mirror.state.as_ref().unwrap().watermark_s.is_some_and(|w| w == now - 180));
 
     // Nothing changed upstream: re-reading the overlap changes nothing.
@@ -214,8 +173,8 @@ fn backfill_then_increments_give_every_change_once() {
     assert_eq!(invoke(&mut up, &mut acct, &mut mirror, later, 1000, Ending::AsItMay), SyncStep::CaughtUp);
     assert_eq!(mirror.states(), up.truth());
     let updated = mirror.changes.iter().filter(|(_, c)| *c == "updated").count();
-    assert_eq!((created(&mirror), updated), (1210, 30));
-    each_once(&mirror);
+    assert_eq!((mirror.created(), updated), (1210, 30));
+    mirror.assert_each_change_once();
 }
 
 #[test]
@@ -241,8 +200,8 @@ fn invocations_cut_by_budget_or_killed_resume_with_nothing_lost_or_doubled() {
     }
     assert!(invocations > 5, "the budget cut the sync into several invocations ({invocations})");
     assert_eq!(mirror.states(), up.truth());
-    assert_eq!(created(&mirror), 1500);
-    each_once(&mirror);
+    assert_eq!(mirror.created(), 1500);
+    mirror.assert_each_change_once();
 }
 
 #[test]
@@ -265,8 +224,8 @@ fn platforms_without_a_list_by_updated_time_say_so() {
     let e = SyncRun::start(SyncState::new(Platform::WechatShop), &settings, (T0 * 1000) as u64).unwrap_err();
     assert!(format!("{e}").contains("lookups and pushes"), "{e}");
     assert!(SyncRun::supports(Platform::Xiaoe) && SyncRun::supports(Platform::Lingxing));
-    // Ids by next_key are not synced yet: pushes and lookups feed that mirror.
-    assert!(!SyncRun::supports(Platform::WechatChannels));
+    // Ids by next_key are synced too (tests/channels_sync.rs).
+    assert!(SyncRun::supports(Platform::WechatChannels));
 }
 
 #[test]

@@ -240,6 +240,7 @@ impl Pager {
             kind: q.kind,
             order_id: q.order_id.clone(),
             next_key: None,
+            seconds: None,
         };
         Some(CallSpec::list_page(q.platform, page))
     }
@@ -364,9 +365,16 @@ pub const WALK_RECENT: usize = 512;
 /// China time, where the day windows of [`Paging::NextKey`] upstreams begin and end.
 const CHINA_OFFSET_S: i64 = 8 * 3600;
 
+const DAY_S: i64 = 86_400;
+
 /// Unix seconds of a China-time date's midnight.
 pub fn china_midnight_s(d: Date) -> i64 {
-    d.days_since_epoch() * 86_400 - CHINA_OFFSET_S
+    d.days_since_epoch() * DAY_S - CHINA_OFFSET_S
+}
+
+/// The China-time date of a unix instant.
+pub fn china_date_of(unix_s: i64) -> Date {
+    Date::from_days_since_epoch((unix_s + CHINA_OFFSET_S).div_euclid(DAY_S))
 }
 
 /// A walk of an id-listing upstream ([`Paging::NextKey`]): list a window's ids page by page,
@@ -396,6 +404,10 @@ pub fn china_midnight_s(d: Date) -> i64 {
 pub struct IdWalk {
     query: ListQuery,
     windows: Vec<(Date, Date)>,
+    /// The same windows in unix seconds, half-open.
+    seconds: Vec<(i64, i64)>,
+    /// Whether the list calls name the windows to the second (a sync) or by day.
+    exact: bool,
     state: PagerState,
     seen: Option<BTreeSet<u64>>,
     /// The window of the page whose ids were handed out, for checking their details.
@@ -441,10 +453,40 @@ impl IdWalk {
             windows.push((start, end));
             start = end;
         }
-        let mut walk = IdWalk { query, windows, state, seen, checking: None };
+        let seconds = windows.iter().map(|&(a, b)| (china_midnight_s(a), china_midnight_s(b))).collect();
+        let mut walk = IdWalk { query, windows, seconds, exact: false, state, seen, checking: None };
         if walk.state.window as usize >= walk.windows.len() {
             walk.state.done = true;
         }
+        Ok(walk)
+    }
+
+    /// A walk of the exact range `[begin_s, end_s)` (unix seconds) in windows as long as the
+    /// upstream takes, oldest first — the sync's, which reads a few minutes past its watermark
+    /// rather than whole days. `query` names the days the range touches (and the date field);
+    /// `state` is a checkpoint of this same walk, checked.
+    pub fn for_range(query: ListQuery, begin_s: i64, end_s: i64, state: PagerState) -> Result<IdWalk, Error> {
+        let mut walk = IdWalk::build(query, state, None)?;
+        let (first, last) = (china_midnight_s(walk.query.from), china_midnight_s(walk.query.to));
+        if begin_s >= end_s || begin_s < first || end_s > last {
+            return Err(Error::invalid_request(
+                "to",
+                alloc::format!("the range {begin_s}..{end_s} is empty or outside the days its query names"),
+            ));
+        }
+        let step = walk.query.list_scheme()?.max_window_days.unwrap_or(1).max(1) * DAY_S;
+        walk.seconds.clear();
+        walk.windows.clear();
+        let mut start = begin_s;
+        while start < end_s {
+            let end = start.saturating_add(step).min(end_s);
+            walk.seconds.push((start, end));
+            walk.windows.push((china_date_of(start), china_date_of(end - 1).add_days(1)));
+            start = end;
+        }
+        walk.exact = true;
+        walk.state.check(walk.windows.len())?;
+        walk.state.done = walk.state.window as usize >= walk.windows.len();
         Ok(walk)
     }
 
@@ -481,6 +523,7 @@ impl IdWalk {
             kind: q.kind,
             order_id: q.order_id.clone(),
             next_key: self.state.next_key.clone(),
+            seconds: self.exact.then(|| self.seconds[self.state.window as usize]),
         };
         Some(CallSpec::list_page(q.platform, page))
     }
@@ -490,14 +533,24 @@ impl IdWalk {
     /// window); the state is whole again once every lookup has been handed to
     /// [`IdWalk::accept_detail`] or skipped as gone.
     pub fn handle_ids(&mut self, page: IdPage<'_>) -> Vec<CallSpec> {
+        self.handle_id_page(page).into_iter().map(|id| self.lookup(id)).collect()
+    }
+
+    /// The lookup of one listed id.
+    pub fn lookup(&self, aftersale_id: String) -> CallSpec {
+        CallSpec::lookup(self.query.platform, Lookup::AfterSale { aftersale_id })
+    }
+
+    /// [`IdWalk::handle_ids`] as ids: those to look up, in list order, each once.
+    pub fn handle_id_page(&mut self, page: IdPage<'_>) -> Vec<String> {
         if self.state.done {
             return Vec::new();
         }
-        let Some(&(from, to)) = self.windows.get(self.state.window as usize) else {
+        let Some(&window) = self.seconds.get(self.state.window as usize) else {
             self.state.done = true;
             return Vec::new();
         };
-        self.checking = Some((china_midnight_s(from), china_midnight_s(to)));
+        self.checking = Some(window);
         let mut asked = BTreeSet::new();
         let mut calls = Vec::with_capacity(page.ids.len());
         for id in &page.ids {
@@ -505,7 +558,7 @@ impl IdWalk {
             if self.delivered(h) || !asked.insert(h) {
                 continue;
             }
-            calls.push(CallSpec::lookup(self.query.platform, Lookup::AfterSale { aftersale_id: String::from(&**id) }));
+            calls.push(String::from(&**id));
         }
         match page.next_key.filter(|_| page.has_more) {
             // A key equal to the one just sent would loop forever: treat it as the end.

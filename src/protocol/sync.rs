@@ -13,14 +13,28 @@
 //!         SyncStep::Call(spec) => { let page = send_and_normalize(spec)?;
 //!                                   let records = run.handle_page(page);
 //!                                   store(records, run.checkpoint()) /* atomically */ }
+//!         SyncStep::ListIds(spec) => run.handle_ids(parse_ids(send(spec)?)?),
+//!         SyncStep::Lookups(specs) => { let answers = send_each(specs); // Found or Gone, in order
+//!                                       let records = run.handle_lookups(answers);
+//!                                       store(records, run.checkpoint()) /* atomically */ }
 //!         SyncStep::OutOfBudget | SyncStep::CaughtUp => break,
 //!     }
 //! }
 //! ```
 //!
-//! Upstreams filter by whole days, so a pass covers whole China-time days and re-reads the
-//! overlap; the mirror's upsert changes a row (and logs a change) only when the record's content
-//! hash changed, which makes re-reading harmless.
+//! Position-paged upstreams filter by whole days, so their passes cover whole China-time days
+//! and re-read the overlap; the mirror's upsert changes a row (and logs a change) only when the
+//! record's content hash changed, which makes re-reading harmless.
+//!
+//! Id lists ([`Paging::NextKey`], the Channels shop) take windows in seconds, so their passes
+//! cover the exact range, in windows of at most the upstream's 24 h, oldest first. The ids a
+//! list page names wait in the checkpoint (`pending`) until each is looked up: a budget may
+//! stop the run between any two lookups. Every looked-up record is kept as it is now, even one
+//! whose update time has moved past the window it was listed in: it is the upstream's current
+//! content (what the mirror must equal), and when it is listed again later — in a later window
+//! or pass — its unchanged hash makes that reading change nothing. Dropping it instead would
+//! lose a change: the walk's dedupe would skip it in the later window. An id whose lookup says
+//! it is unknown was deleted after it was listed: it is skipped.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -30,9 +44,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AfterSale, DateField, Platform};
 use crate::parse::normalize::Page;
 use crate::protocol::call::CallSpec;
-use crate::protocol::paginate::{id_hash, Pager, PagerState};
+use crate::protocol::paginate::{china_midnight_s, id_hash, IdWalk, Pager, PagerState};
 use crate::protocol::query::{ListQuery, MAX_LIMIT, MAX_RANGE_DAYS};
-use crate::protocol::upstream::Paging;
+use crate::protocol::upstream::{IdPage, Paging};
 use crate::time::{Date, Timestamp};
 use crate::Error;
 
@@ -74,6 +88,13 @@ pub struct SyncPass {
     /// The watermark this pass reaches once every page is read (unix seconds).
     pub target_s: i64,
     pub pager: PagerState,
+    /// An id walk's exact start (unix seconds): it reads `[begin_s, target_s)`. `None` for a
+    /// position pager's pass of whole days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub begin_s: Option<i64>,
+    /// Ids listed and not looked up yet, in list order: the next lookups, before any list call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
 }
 
 /// What the mirror keeps per platform account between invocations.
@@ -99,21 +120,53 @@ impl SyncState {
 pub enum SyncStep {
     /// Make this upstream call and hand its page to [`SyncRun::handle_page`].
     Call(CallSpec),
+    /// List a page of ids and hand it to [`SyncRun::handle_ids`] (nothing to store yet: its ids
+    /// are pending until looked up).
+    ListIds(CallSpec),
+    /// Look these ids up and hand the answers, in order, to [`SyncRun::handle_lookups`]; a
+    /// failed one ends the answers there (the rest stay pending).
+    Lookups(Vec<CallSpec>),
     /// The invocation's budget is spent; the checkpoint says where the next one goes on.
     OutOfBudget,
     /// The mirror holds everything up to now minus the lag.
     CaughtUp,
 }
 
+/// A lookup's answer, for [`SyncRun::handle_lookups`].
+#[derive(Debug)]
+pub enum LookupAnswer<'a> {
+    /// The record, normalized.
+    Found(Page<'a>),
+    /// The upstream does not know the id (deleted since it was listed): skipped.
+    Gone,
+}
+
+/// How a pass reads its upstream.
+#[derive(Debug)]
+enum Reader {
+    Pages(Pager),
+    Ids(IdWalk),
+}
+
+/// Ids a list page is expected to hold before one has been listed in this run (the upstream's
+/// page size is its own; the largest page listed is used after the first). A wrong guess loses
+/// nothing: the lookups past the budget wait in the checkpoint.
+pub const EXPECTED_PAGE_IDS: u32 = 10;
+
 /// One invocation's sync of one platform account.
 #[derive(Debug)]
 pub struct SyncRun {
     state: SyncState,
-    pager: Option<Pager>,
+    reader: Option<Reader>,
     calls_left: u32,
+    calls_made: u32,
+    /// The most ids one list page held in this run, once one was listed.
+    largest_page: Option<u32>,
     now_s: i64,
     settings: SyncSettings,
 }
+
+const DAY_S: i64 = 86_400;
 
 /// The China-time date of a unix instant.
 fn china_date(unix_s: i64) -> Date {
@@ -128,26 +181,38 @@ impl SyncRun {
     pub fn start(state: SyncState, settings: &SyncSettings, now_ms: u64) -> Result<SyncRun, Error> {
         let mut run = SyncRun {
             state,
-            pager: None,
+            reader: None,
             calls_left: settings.max_calls,
+            calls_made: 0,
+            largest_page: None,
             now_s: (now_ms / 1000) as i64,
             settings: *settings,
         };
-        run.pager = match run.state.pass.clone() {
-            Some(pass) => Some(Pager::resume(run.query(&pass)?, pass.pager)?),
+        run.reader = match run.state.pass.clone() {
+            Some(pass) => Some(run.reader_for(&pass)?),
             None => run.begin_pass()?,
         };
         Ok(run)
     }
 
-    /// Whether `platform` is synced by updated time: a list the position pager walks. Lists of
-    /// ids by `next_key` (the Channels shop) are not synced yet: such platforms are mirrored
-    /// from their pushes and lookups.
+    /// Whether `platform` is synced by updated time: a list by position, or of ids by
+    /// `next_key` (each then looked up).
     pub fn supports(platform: Platform) -> bool {
-        platform
-            .upstream()
-            .list()
-            .is_ok_and(|l| l.date_fields.contains(&DateField::Updated) && l.paging != Paging::NextKey)
+        platform.upstream().list().is_ok_and(|l| l.date_fields.contains(&DateField::Updated))
+    }
+
+    /// Lowers what this invocation may still call (the driver's own budget, such as the
+    /// request's subrequests, can be tighter than `max_calls`).
+    pub fn cap_calls(&mut self, most: u32) {
+        self.calls_left = self.calls_left.min(most);
+    }
+
+    fn reader_for(&self, pass: &SyncPass) -> Result<Reader, Error> {
+        let q = self.query(pass)?;
+        Ok(match pass.begin_s {
+            Some(begin) => Reader::Ids(IdWalk::for_range(q, begin, pass.target_s, pass.pager.clone())?),
+            None => Reader::Pages(Pager::resume(q, pass.pager.clone())?),
+        })
     }
 
     fn query(&self, pass: &SyncPass) -> Result<ListQuery, Error> {
@@ -159,7 +224,7 @@ impl SyncRun {
     }
 
     /// A new pass from the watermark, or `None` when there is nothing new to read yet.
-    fn begin_pass(&mut self) -> Result<Option<Pager>, Error> {
+    fn begin_pass(&mut self) -> Result<Option<Reader>, Error> {
         if !SyncRun::supports(self.state.platform) {
             return Err(Error::invalid_request(
                 "platform",
@@ -170,6 +235,9 @@ impl SyncRun {
             ));
         }
         let target_s = self.now_s - self.settings.lag_s;
+        if self.state.platform.upstream().list().is_ok_and(|l| l.paging == Paging::NextKey) {
+            return self.begin_id_pass(target_s);
+        }
         let start = match self.state.watermark_s {
             Some(w) if w >= target_s => return Ok(None),
             Some(w) => china_date(w - self.settings.overlap_s),
@@ -185,21 +253,67 @@ impl SyncRun {
         } else {
             (end, target_s)
         };
-        let pass = SyncPass { from: start, to, target_s, pager: PagerState::default() };
+        let pass =
+            SyncPass { from: start, to, target_s, pager: PagerState::default(), begin_s: None, pending: Vec::new() };
         let pager = Pager::for_export(self.query(&pass)?)?;
         self.state.pass = Some(pass);
-        Ok(Some(pager))
+        Ok(Some(Reader::Pages(pager)))
+    }
+
+    /// An id walk's pass: the exact range from the watermark minus the overlap (or `from`'s
+    /// midnight) to `target_s`, at most a query's longest range at a time, oldest first.
+    fn begin_id_pass(&mut self, target_s: i64) -> Result<Option<Reader>, Error> {
+        let begin = match self.state.watermark_s {
+            Some(w) if w >= target_s => return Ok(None),
+            Some(w) => w - self.settings.overlap_s,
+            None => china_midnight_s(self.settings.from),
+        };
+        if begin >= target_s {
+            return Ok(None);
+        }
+        // The query's days must hold the range and stay within its longest span.
+        let end = target_s.min(begin + (MAX_RANGE_DAYS - 1) * DAY_S);
+        let from = china_date(begin);
+        let to = china_date(end - 1).add_days(1);
+        let pass = SyncPass {
+            from,
+            to,
+            target_s: end,
+            pager: PagerState::default(),
+            begin_s: Some(begin),
+            pending: Vec::new(),
+        };
+        let reader = self.reader_for(&pass)?;
+        self.state.pass = Some(pass);
+        Ok(Some(reader))
     }
 
     pub fn next_step(&mut self) -> SyncStep {
         loop {
-            let Some(pager) = self.pager.as_ref() else { return SyncStep::CaughtUp };
-            if let Some(spec) = pager.next_call() {
-                if self.calls_left == 0 {
-                    return SyncStep::OutOfBudget;
+            match self.reader.as_ref() {
+                None => return SyncStep::CaughtUp,
+                Some(Reader::Pages(pager)) => {
+                    if let Some(spec) = pager.next_call() {
+                        return self.spend(1).map_or(SyncStep::OutOfBudget, |_| SyncStep::Call(spec));
+                    }
                 }
-                self.calls_left -= 1;
-                return SyncStep::Call(spec);
+                Some(Reader::Ids(walk)) => {
+                    let pending = self.state.pass.as_ref().map_or(&[][..], |p| &p.pending[..]);
+                    if !pending.is_empty() {
+                        let n = pending.len().min(self.calls_left as usize);
+                        let specs = pending[..n].iter().map(|id| walk.lookup(id.clone())).collect();
+                        return self.spend(n as u32).map_or(SyncStep::OutOfBudget, |_| SyncStep::Lookups(specs));
+                    }
+                    if let Some(spec) = walk.next_list_call() {
+                        // A page only when the budget holds its lookups too — except as the
+                        // run's first call, so that a budget smaller than a page still moves on.
+                        let need = 1 + self.largest_page.unwrap_or(EXPECTED_PAGE_IDS);
+                        if self.calls_made > 0 && self.calls_left < need {
+                            return SyncStep::OutOfBudget;
+                        }
+                        return self.spend(1).map_or(SyncStep::OutOfBudget, |_| SyncStep::ListIds(spec));
+                    }
+                }
             }
             // The pass is complete: the watermark moves to its target, and the next pass (if the
             // clock has moved on enough) starts at once.
@@ -208,7 +322,7 @@ impl SyncRun {
                 self.state.last_success_s = Some(self.now_s);
                 self.state.last_error = None;
             }
-            self.pager = match self.begin_pass() {
+            self.reader = match self.begin_pass() {
                 Ok(p) => p,
                 Err(e) => {
                     self.state.last_error = Some(alloc::format!("{e}"));
@@ -218,9 +332,19 @@ impl SyncRun {
         }
     }
 
+    /// Takes `n` calls from the budget, or `None` (nothing taken) when fewer are left or `n` is 0.
+    fn spend(&mut self, n: u32) -> Option<()> {
+        if n == 0 || self.calls_left < n {
+            return None;
+        }
+        self.calls_left -= n;
+        self.calls_made += n;
+        Some(())
+    }
+
     /// The records of the page just read, to upsert together with [`SyncRun::checkpoint`].
     pub fn handle_page<'a>(&mut self, page: Page<'a>) -> Vec<AfterSale<'a>> {
-        let Some(pager) = self.pager.as_mut() else { return Vec::new() };
+        let Some(Reader::Pages(pager)) = self.reader.as_mut() else { return Vec::new() };
         let records = pager.handle_page(page);
         if let Some(pass) = self.state.pass.as_mut() {
             pass.pager = pager.state().clone();
@@ -228,10 +352,41 @@ impl SyncRun {
         records
     }
 
+    /// A page of ids just listed: they wait in the checkpoint as pending lookups, and the walk
+    /// moves on to the next page. Storing this checkpoint is optional — unstored, the next run
+    /// lists the same page again.
+    pub fn handle_ids(&mut self, page: IdPage<'_>) {
+        let Some(Reader::Ids(walk)) = self.reader.as_mut() else { return };
+        let ids = u32::try_from(page.ids.len()).unwrap_or(u32::MAX);
+        self.largest_page = Some(self.largest_page.map_or(ids, |l| l.max(ids)));
+        let ids = walk.handle_id_page(page);
+        if let Some(pass) = self.state.pass.as_mut() {
+            pass.pending.extend(ids);
+            pass.pager = walk.state().clone();
+        }
+    }
+
+    /// The answers to the first lookups of the last [`SyncStep::Lookups`], in order: those ids
+    /// leave the pending ones, and their records (every one, as the upstream has it now) are
+    /// what to upsert together with [`SyncRun::checkpoint`].
+    pub fn handle_lookups<'a>(&mut self, answers: Vec<LookupAnswer<'a>>) -> Vec<AfterSale<'a>> {
+        let Some(pass) = self.state.pass.as_mut() else { return Vec::new() };
+        let n = answers.len().min(pass.pending.len());
+        pass.pending.drain(..n);
+        answers
+            .into_iter()
+            .take(n)
+            .flat_map(|a| match a {
+                LookupAnswer::Found(page) => page.records,
+                LookupAnswer::Gone => Vec::new(),
+            })
+            .collect()
+    }
+
     /// The call failed: the checkpoint stays where it was, and the error is kept for the status.
     pub fn fail(&mut self, error: &Error) {
         self.state.last_error = Some(alloc::format!("{error}"));
-        self.pager = None;
+        self.reader = None;
     }
 
     /// What to persist with the records of the last page.

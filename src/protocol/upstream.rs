@@ -94,6 +94,10 @@ pub struct ListPage {
     /// [`Paging::NextKey`]: the previous page's key; `None` on a window's first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_key: Option<String>,
+    /// The exact window in unix seconds, half-open, for upstreams that take seconds (the sync
+    /// of an id list): it replaces `from`/`to`, which then only name the days it touches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<(i64, i64)>,
 }
 
 /// One page of an id list ([`Paging::NextKey`]).

@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests.
 
+pub mod channels;
+pub mod mirror;
+
 use aftersale::{normalize_order, normalize_page, Error, NormalizeOptions, Platform};
 use serde_json::Value;
 

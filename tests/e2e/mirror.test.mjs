@@ -7,20 +7,52 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startStack } from "./harness.mjs";
-import { expectLingxing, expectXiaoe, pick } from "./expect.mjs";
+import { expectLingxing, expectXiaoe, fen, pick } from "./expect.mjs";
 
 const EVERYTHING = { from: "2000-01-01", to: "2100-01-01" };
 const BUDGET = 8; // upstream calls per platform per invocation
+const DAY = 86_400;
+/** China-time dates `days` from today. */
+const chinaDate = (days) => new Date(Date.now() + 8 * 3600_000 + days * DAY * 1000).toISOString().slice(0, 10);
+// The Channels shop is synced by update time in windows of at most 24 h from SYNC_FROM to now,
+// one list call per window at least: the data lie in recent days (updates run up to ten days
+// past their range's end), so that its backfill is a few dozen windows, not years of them.
+const DATA_RANGE = { from: chinaDate(-30), to: chinaDate(-18) };
+const SYNC_FROM = chinaDate(-31);
+const CHANNELS_RECORDS = 40;
 let stack;
 
 const qs = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined)).toString();
 const show = (res) => `${res.method ?? "GET"} ${res.path} → ${res.status} ${res.text?.slice(0, 600)}`;
 
+/** An instant as the model writes it: RFC 3339 in China time. */
+const chinaIso = (unix) => `${new Date((unix + 8 * 3600) * 1000).toISOString().slice(0, 19)}+08:00`;
+
+/** The fields checked of a Channels after-sale, from its `getaftersaleorder` object. */
+const expectChannels = (wire) => ({
+  id: `wechat_channels:${wire.after_sale_order_id}`,
+  platform: "wechat_channels",
+  aftersale_id: String(wire.after_sale_order_id),
+  status_raw: wire.status,
+  updated_at: chinaIso(Number(wire.update_time)),
+  created_at: chinaIso(Number(wire.create_time)),
+  refund: wire.refund_info ? fen(wire.refund_info.amount) : null,
+});
+
 function truth() {
   return [
     ...stack.sim.truth("xiaoe", { ...EVERYTHING, date_type: "updated_at" }).map(expectXiaoe),
     ...stack.sim.truth("lingxing", { ...EVERYTHING, date_type: 3 }).flatMap(expectLingxing),
+    ...stack.sim.truth("wechat_channels", { date_field: "updated" }).map(expectChannels),
   ];
+}
+
+/** POSTs a control route of the simulator. */
+async function control(path, body) {
+  const res = await fetch(`${stack.sim.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const json = await res.json();
+  assert.equal(res.status, 200, `${path}: ${JSON.stringify(json)}`);
+  return json;
 }
 
 async function syncUntilDone(maxInvocations = 60) {
@@ -84,7 +116,8 @@ describe("the mirror", () => {
     stack = await startStack({
       records: 120,
       name: "mirror",
-      vars: { SYNC_FROM: "2023-01-01", SYNC_MAX_CALLS: String(BUDGET), SYNC_LAG_S: "1", SYNC_OVERLAP_S: "5" },
+      simulator: { dateRange: DATA_RANGE, wechatChannels: { aftersales: CHANNELS_RECORDS } },
+      vars: { SYNC_FROM, SYNC_MAX_CALLS: String(BUDGET), SYNC_LAG_S: "1", SYNC_OVERLAP_S: "5" },
     });
   });
   after(async () => {
@@ -105,7 +138,18 @@ describe("the mirror", () => {
     const xiaoe = await mirrorPages({ platform: "xiaoe", source: "mirror", date_field: "updated", limit: 37 });
     sameIds(xiaoe.records, expected.filter((e) => e.platform === "xiaoe"), "platform=xiaoe&source=mirror");
     const both = await mirrorPages({ platform: "lingxing,xiaoe", limit: 100 });
-    assert.equal(both.total, expected.length);
+    assert.equal(both.total, expected.filter((e) => e.platform !== "wechat_channels").length);
+    const channels = await mirrorPages({ platform: "wechat_channels", source: "mirror", limit: 100 });
+    sameIds(channels.records, expected.filter((e) => e.platform === "wechat_channels"), "platform=wechat_channels&source=mirror");
+    assert.equal(channels.records.length, CHANNELS_RECORDS);
+    // By update time from SYNC_FROM's midnight, every window at most 24 h, none refused.
+    const { windows } = stack.sim.stats().channels;
+    assert.ok(windows.length >= 31, `${windows.length} Channels list calls`);
+    assert.equal(windows[0].begin, Date.parse(`${SYNC_FROM}T00:00:00+08:00`) / 1000);
+    for (const w of windows) {
+      assert.equal(w.field, "update", JSON.stringify(w));
+      assert.ok(w.span <= DAY && w.errcode !== 10020004, `a window over 24 h: ${JSON.stringify(w)}`);
+    }
   });
 
   it("the change feed has every record once, in strictly increasing sequence", async () => {
@@ -128,15 +172,20 @@ describe("the mirror", () => {
       .slice(0, 3);
     assert.equal(moved.length, 3, "the truth has too few records to move on (test bug)");
     for (const wire of moved) stack.sim.touchXiaoe(wire.aftersale_id, { state: 13, update_time: now });
+    // The Channels shop too: two new after-sales, one moved on.
+    const addedChannels = stack.sim.addRecords("wechat_channels", 2, { update_time: now });
+    const movedChannels = stack.sim.truth("wechat_channels", { date_field: "updated" })[0];
+    await control("/__sim/wechat_channels/transition", { after_sale_order_id: String(movedChannels.after_sale_order_id), update_time: now });
     await sleep(2_100); // past the lag
     const runs = await syncUntilDone();
     const { changes } = await allChanges(before);
     const created = changes.filter((c) => c.change === "created").map((c) => c.aftersale_id).sort();
     const updated = changes.filter((c) => c.change === "updated").map((c) => c.aftersale_id).sort();
     const why = `syncs: ${JSON.stringify(runs)}; added ${JSON.stringify(added.map((w) => w.updated_at))}`;
-    assert.deepEqual(created, added.map((w) => w.aftersale_id).sort(), why);
-    assert.deepEqual(updated, moved.map((w) => w.aftersale_id).sort(), why);
-    assert.ok(changes.filter((c) => c.change === "updated").every((c) => c.status === "completed"));
+    const ids = (list) => list.map((w) => String(w.aftersale_id ?? w.after_sale_order_id));
+    assert.deepEqual(created, ids([...added, ...addedChannels]).sort(), why);
+    assert.deepEqual(updated, ids([...moved, movedChannels]).sort(), why);
+    assert.ok(changes.filter((c) => c.change === "updated" && c.platform === "xiaoe").every((c) => c.status === "completed"));
     // A sync that finds nothing new adds nothing.
     await syncUntilDone();
     assert.equal((await allChanges(before)).changes.length, changes.length);
@@ -175,7 +224,7 @@ describe("the mirror", () => {
     for (const name of ["by_platform", "by_status", "by_kind", "by_currency", "by_day"]) {
       assert.equal(count(res.json.data[name]), expected.length, `${name} counts every record once`);
     }
-    for (const platform of ["xiaoe", "lingxing"]) {
+    for (const platform of ["xiaoe", "lingxing", "wechat_channels"]) {
       const want = expected.filter((e) => e.platform === platform).length;
       assert.equal(count(res.json.data.by_platform.filter((r) => r.key === platform)), want, platform);
     }
@@ -224,10 +273,19 @@ describe("the mirror", () => {
   it("status, bad input and cursors", async () => {
     const status = await stack.get("/v1/sync/status");
     assert.equal(status.status, 200, show(status));
-    for (const platform of ["xiaoe", "lingxing"]) {
+    for (const platform of ["xiaoe", "lingxing", "wechat_channels"]) {
       const s = status.json.platforms[platform];
       assert.ok(s.watermark && s.rows > 0 && s.last_error === null, `${platform}: ${JSON.stringify(s)}`);
     }
+    // One platform's sync alone.
+    const one = await stack.request("/v1/sync?platform=wechat_channels", { method: "POST" });
+    assert.equal(one.status, 200, show(one));
+    assert.deepEqual(Object.keys(one.json.platforms), ["wechat_channels"]);
+    assert.equal(one.json.platforms.wechat_channels.error, null, show(one));
+    // No Channels window of any sync was over 24 h.
+    const channels = stack.sim.stats().channels;
+    assert.equal(channels.windowsOver24h, 0);
+    assert.ok(channels.maxWindowSeconds <= DAY, `a window of ${channels.maxWindowSeconds} s`);
     for (const [path, parameter] of [
       ["/v1/changes?after=-1", "after"],
       ["/v1/changes?limit=0", "limit"],

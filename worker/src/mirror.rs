@@ -5,7 +5,7 @@
 //! written by the table's own triggers — only when a record's content hash changed.
 
 use aftersale::cursor;
-use aftersale::protocol::sync::{MirrorRow, SyncRun, SyncSettings, SyncState, SyncStep};
+use aftersale::protocol::sync::{LookupAnswer, MirrorRow, SyncRun, SyncSettings, SyncState, SyncStep};
 use aftersale::time::Timestamp;
 use aftersale::{normalize_page, Platform};
 use futures_util::stream;
@@ -17,15 +17,13 @@ use worker::{D1Database, D1PreparedStatement, Env, Headers, Request, Response};
 use crate::api_error::ApiError;
 use crate::config::Config;
 use crate::routes::{call_account, json_response, normalize_options, query_pairs, reject_unknown, single};
+use crate::walk;
 
 type Answer = Result<Response, ApiError>;
 
-/// Upstream calls one sync invocation may make per platform, by default: with the lease request
-/// each makes, inside the free plan's 50 subrequests for two listed platforms.
+/// Upstream calls one sync invocation may make per platform, by default; the request's
+/// subrequest budget (a lease and a fetch per call) caps them all together.
 const DEFAULT_SYNC_CALLS: u32 = 10;
-/// A call may take a lease and a fetch, plus the invocation's closing reports: below this much
-/// room the sync stops where it is, as if its own budget were spent.
-const SUBREQUESTS_PER_CALL: u32 = 3;
 /// A run holds an account's lease this long at most; a run that died loses it then.
 const LEASE_S: i64 = 120;
 const DEFAULT_CHANGES_LIMIT: u32 = 100;
@@ -290,29 +288,57 @@ async fn run_sync(
     let now_ms = worker::Date::now().as_millis();
     let state = mirror.load_state(account, platform).await?;
     let mut run = SyncRun::start(state, &settings(config, now_ms), now_ms)?;
+    let opts = normalize_options(false);
     let step = loop {
+        // The request's subrequest budget bounds the calls too: a call not made loses nothing,
+        // the next invocation goes on from the last stored page.
+        run.cap_calls(walk::calls_left(config));
         match run.next_step() {
-            SyncStep::Call(_) if config.subrequests_left() < SUBREQUESTS_PER_CALL => {
-                // The request's subrequest budget is spent: the next invocation goes on from the
-                // last stored page (this call was not made, so nothing is lost).
-                break SyncStep::OutOfBudget;
-            }
             SyncStep::Call(spec) => {
                 let body = match call_account(env, config, platform, spec).await {
                     Ok(body) => body,
-                    Err(e) => {
-                        // The checkpoint stays at the last stored page; the error is kept for the status.
-                        run.fail(&aftersale::Error::Serialize(e.message.clone()));
-                        mirror.store(&[], Some((account, &failed(run.checkpoint(), &e.message)))).await?;
-                        return Err(e);
-                    }
+                    Err(_) if budget_spent(config) => break SyncStep::OutOfBudget,
+                    Err(e) => return Err(keep_failure(mirror, account, &mut run, e).await),
                 };
-                let page = normalize_page(platform, &body, normalize_options(false))?;
-                let records = run.handle_page(page);
-                let rows = records.iter().map(MirrorRow::from_record).collect::<Result<Vec<_>, _>>()?;
-                mirror.store(&rows, Some((account, run.checkpoint()))).await?;
-                progress.pages += 1;
-                progress.records += rows.len() as u32;
+                let records = run.handle_page(normalize_page(platform, &body, opts)?);
+                store_page(mirror, account, &run, &records, progress).await?;
+            }
+            SyncStep::ListIds(spec) => {
+                // Its ids wait in the run's checkpoint, stored with their lookups' records.
+                let body = match call_account(env, config, platform, spec).await {
+                    Ok(body) => body,
+                    Err(_) if budget_spent(config) => break SyncStep::OutOfBudget,
+                    Err(e) => return Err(keep_failure(mirror, account, &mut run, e).await),
+                };
+                run.handle_ids(platform.upstream().parse_ids(&body)?);
+            }
+            SyncStep::Lookups(specs) => {
+                let mut bodies = Vec::with_capacity(specs.len());
+                let mut failure = None;
+                for answer in walk::look_up(env, config, platform, specs).await {
+                    match answer {
+                        Ok(body) => bodies.push(body),
+                        // The answers before it are stored; the rest stay pending.
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let mut answers = Vec::with_capacity(bodies.len());
+                for body in &bodies {
+                    answers.push(match body {
+                        Some(body) => LookupAnswer::Found(normalize_page(platform, body, opts)?),
+                        None => LookupAnswer::Gone,
+                    });
+                }
+                let records = run.handle_lookups(answers);
+                store_page(mirror, account, &run, &records, progress).await?;
+                match failure {
+                    None => {}
+                    Some(_) if budget_spent(config) => break SyncStep::OutOfBudget,
+                    Some(e) => return Err(keep_failure(mirror, account, &mut run, e).await),
+                }
             }
             other => break other,
         }
@@ -322,6 +348,37 @@ async fn run_sync(
     progress.watermark = run.checkpoint().watermark_s.map(rfc3339);
     progress.error.clone_from(&run.checkpoint().last_error);
     Ok(())
+}
+
+/// Whether a call failed for want of the request's subrequests (retries took more than the
+/// budget foresaw): the next invocation goes on, nothing upstream went wrong.
+fn budget_spent(config: &Config) -> bool {
+    walk::calls_left(config) == 0
+}
+
+/// A page's records and the checkpoint after it, in one batch.
+async fn store_page(
+    mirror: &Mirror,
+    account: &str,
+    run: &SyncRun,
+    records: &[aftersale::AfterSale<'_>],
+    progress: &mut SyncProgress,
+) -> Result<(), ApiError> {
+    let rows = records.iter().map(MirrorRow::from_record).collect::<Result<Vec<_>, _>>()?;
+    mirror.store(&rows, Some((account, run.checkpoint()))).await?;
+    progress.pages += 1;
+    progress.records += rows.len() as u32;
+    Ok(())
+}
+
+/// A call failed: the checkpoint stays at the last stored page, with the error for the status.
+/// Gives back the error (or the database's, when even that could not be stored).
+async fn keep_failure(mirror: &Mirror, account: &str, run: &mut SyncRun, e: ApiError) -> ApiError {
+    run.fail(&aftersale::Error::Serialize(e.message.clone()));
+    match mirror.store(&[], Some((account, &failed(run.checkpoint(), &e.message)))).await {
+        Ok(()) => e,
+        Err(db) => db,
+    }
 }
 
 fn failed(state: &SyncState, why: &str) -> SyncState {

@@ -8,11 +8,12 @@
 
 use std::rc::Rc;
 
+use aftersale::call::CallSpec;
 use aftersale::cursor;
 use aftersale::paginate::{IdWalk, PagerState};
 use aftersale::query::ListQuery;
 use aftersale::upstream::Paging;
-use aftersale::{normalize_page, NormalizeOptions};
+use aftersale::{normalize_page, NormalizeOptions, Platform};
 use futures_util::stream::{self, StreamExt};
 use worker::{Env, Headers, Response};
 
@@ -34,11 +35,37 @@ const MAX_PAGES_PER_ANSWER: usize = 5;
 /// its own; the largest page seen so far is used after the first).
 const EXPECTED_IDS: usize = 10;
 
-/// Whether the request's subrequest budget holds another page: a lease and a fetch for the list
-/// call and for each of its lookups, and the invocation's closing report.
+/// The upstream calls the request's subrequest budget still holds: a lease and a fetch each,
+/// and one subrequest kept for the invocation's closing report.
+pub fn calls_left(config: &Config) -> u32 {
+    config.subrequests_left().saturating_sub(1) / 2
+}
+
+/// Whether the request's subrequest budget holds another page: the list call and each of its
+/// lookups.
 fn room_for_page(config: &Config, largest_page: usize) -> bool {
-    let need = 2 * (1 + largest_page.max(EXPECTED_IDS)) + 1;
-    config.subrequests_left() as usize >= need
+    calls_left(config) as usize > largest_page.max(EXPECTED_IDS)
+}
+
+/// The answers to these lookups of one platform, in order, a few in flight at once; `Ok(None)`
+/// for an id the upstream does not know (deleted after it was listed: not an after-sale any more).
+pub async fn look_up(
+    env: &Env,
+    config: &Config,
+    platform: Platform,
+    lookups: Vec<CallSpec>,
+) -> Vec<Result<Option<String>, ApiError>> {
+    let upstream = platform.upstream();
+    stream::iter(lookups)
+        .map(|spec| call_account(env, config, platform, spec))
+        .buffered(LOOKUPS_IN_FLIGHT)
+        .map(|answer| match answer {
+            Ok(body) => Ok(Some(body)),
+            Err(e) if e.upstream.as_ref().is_some_and(|u| upstream.is_gone(&u.code)) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .collect()
+        .await
 }
 
 /// Whether the query's platform is listed by this walk rather than the position pager.
@@ -69,19 +96,9 @@ async fn page(
     let ids = upstream.parse_ids(&body)?.into_owned();
     *largest = (*largest).max(ids.ids.len());
     let lookups = walk.handle_ids(ids);
-    let answers: Vec<_> = stream::iter(lookups)
-        .map(|spec| call_account(env, config, platform, spec))
-        .buffered(LOOKUPS_IN_FLIGHT)
-        .collect()
-        .await;
     let mut out = Vec::new();
-    for answer in answers {
-        let body = match answer {
-            Ok(body) => body,
-            // Deleted between the list and its lookup: not an after-sale any more.
-            Err(e) if e.upstream.as_ref().is_some_and(|u| upstream.is_gone(&u.code)) => continue,
-            Err(e) => return Err(e),
-        };
+    for answer in look_up(env, config, platform, lookups).await {
+        let Some(body) = answer? else { continue };
         for record in normalize_page(platform, &body, opts)?.records {
             if let Some(record) = walk.accept_detail(record) {
                 out.push(serde_json::to_string(&record).map_err(|e| ApiError::internal(e.to_string()))?);

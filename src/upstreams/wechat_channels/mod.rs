@@ -121,13 +121,9 @@ impl Upstream for WechatChannels {
             DateField::Refunded => return Err(self.not_served("list by refund time")),
         };
         // The builder refuses anything over 24 h: such a window would be a bug of the walk.
-        request::ChannelsAfterSaleList {
-            field,
-            begin_s: china_midnight_s(page.from),
-            end_s: china_midnight_s(page.to),
-            next_key: page.next_key.clone(),
-        }
-        .to_request(&account.base_url, token)
+        let (begin_s, end_s) = page.seconds.unwrap_or((china_midnight_s(page.from), china_midnight_s(page.to)));
+        request::ChannelsAfterSaleList { field, begin_s, end_s, next_key: page.next_key.clone() }
+            .to_request(&account.base_url, token)
     }
     fn parse_ids<'a>(&self, body: &'a str) -> Result<IdPage<'a>, Error> {
         parse_list(body)
