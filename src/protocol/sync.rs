@@ -202,11 +202,19 @@ impl SyncRun {
                 return SyncStep::Call(spec);
             }
             // The pass is complete: the watermark moves to its target, and the next pass (if the
-            // clock has moved on enough) starts at once.
+            // clock has moved on enough) starts at once — unless this one ran up to now minus the
+            // lag (it was not cut at a range's end): then the run has caught up, and what came
+            // since is the next run's. Starting over here would read the same whole days again
+            // (upstreams filter by days): a day of more pages than one invocation reads would
+            // never end in a run that caught up, and the platforms after it would get no budget.
             if let Some(pass) = self.state.pass.take() {
                 self.state.watermark_s = Some(pass.target_s);
                 self.state.last_success_s = Some(self.now_s);
                 self.state.last_error = None;
+                if pass.target_s < pass.to.china_midnight_unix() {
+                    self.pager = None;
+                    return SyncStep::CaughtUp;
+                }
             }
             self.pager = match self.begin_pass() {
                 Ok(p) => p,

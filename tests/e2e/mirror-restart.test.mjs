@@ -178,10 +178,7 @@ describe("a sync killed mid-run", { timeout: 15 * 60_000 }, () => {
   });
 });
 
-// Its own stack: an incremental pass over today that one invocation cannot finish is read again
-// from the day's start by the next pass (ranges are whole days), so back-to-back runs over a big
-// day never answer done. A backfill's passes end at fixed day boundaries, so the budget cuts
-// them and the runs still catch up.
+// Its own stack: a backfill from nothing, which the subrequest budget cuts into many runs.
 describe("a run out of subrequests", { timeout: 10 * 60_000 }, () => {
   const SUBREQUESTS = 12;
   const CALLS = 40; // far above what the subrequest budget lets one invocation make
