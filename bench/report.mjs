@@ -361,7 +361,7 @@ if (mir?.pages || mir?.sync?.length) {
   }
   for (const r of (mir.sync ?? []).filter((x) => x.throttled > 0)) {
     bounds.push(
-      `**Throttled answers during the ${label[r.platform]} sync** (goal 0): ${r.throttled} of ${r.data_calls} calls. The simulator counts arrivals in its sliding window; the proxy's pacer counts sends and keeps a margin of a fortieth of the window (${mir.xiaoe_limit.windowMs / 40} ms here, 1 s of the real 60 s window) from the call leaving it, so an arrival delayed past that margin on a loaded machine (the sends are paced right, the local chain is slow) lands inside the window. The throttled call is retried after the upstream's back-off: nothing is lost, one call is spent again.`,
+      `**Throttled answers during the ${label[r.platform]} sync** (goal 0): ${r.throttled} of ${r.data_calls} calls. Likely cause (not traced call by call): the simulator counts arrivals in its sliding window; the proxy's pacer counts sends and keeps a margin of a fortieth of the window (${mir.xiaoe_limit.windowMs / 40} ms here, 1 s of the real 60 s window) from the call leaving it, so an arrival delayed past that margin on a loaded machine (the sends are paced right, the local chain is slow) lands inside the window. The throttled call is retried after the upstream's back-off: nothing is lost, one call is spent again.`,
     );
   }
   const slow = (mir.sync ?? []).filter((r) => !r.error && r.ratio > 1.1);
