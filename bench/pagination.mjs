@@ -19,7 +19,7 @@
 //   node bench/pagination.mjs --out FILE --logs DIR [--records N] [--xiaoe-limit CALLS/WINDOW_MS]
 import { setTimeout as sleep } from "node:timers/promises";
 import { startSimulator } from "../tests/simulator/simulator.mjs";
-import { args, log, startWrangler, writeJson } from "./lib.mjs";
+import { args, log, simulatorWorker, startWrangler, writeJson } from "./lib.mjs";
 
 const say = log("pagination");
 const opt = args();
@@ -163,29 +163,19 @@ try {
   });
   await sleep(XIAOE_LIMIT.windowMs); // the direct client's calls leave the window
 
-  const c = sim.credentials;
   worker = await startWrangler({
     logDir: opt.logs,
     name: "wrangler-pagination",
     logLevel: "log",
-    vars: {
-      SANDBOX: "false",
-      XIAOE_BASE_URL: sim.url,
-      LINGXING_BASE_URL: sim.url,
-      WECHAT_BASE_URL: sim.url,
-      XIAOE_APP_ID: c.xiaoe.app_id,
-      XIAOE_RATE_LIMIT: `${XIAOE_LIMIT.limit}/${XIAOE_LIMIT.windowMs}ms`,
-      // A paid plan's budget: one export of 20,000 Xiaoe records makes ~200 upstream calls.
-      SUBREQUEST_BUDGET: "1000",
-    },
-    secrets: {
-      XIAOE_CLIENT_ID: c.xiaoe.client_id,
-      XIAOE_SECRET_KEY: c.xiaoe.secret_key,
-      LINGXING_APP_ID: c.lingxing.appId,
-      LINGXING_APP_SECRET: c.lingxing.appSecret,
-      CLIENT_KEYS: CLIENT_KEY,
-      CURSOR_SECRET: "bench-cursor-secret-8d2e61b0",
-    },
+    ...simulatorWorker(sim, {
+      clientKey: CLIENT_KEY,
+      cursorSecret: "bench-cursor-secret-8d2e61b0",
+      vars: {
+        XIAOE_RATE_LIMIT: `${XIAOE_LIMIT.limit}/${XIAOE_LIMIT.windowMs}ms`,
+        // A paid plan's budget: one export of 20,000 Xiaoe records makes ~200 upstream calls.
+        SUBREQUEST_BUDGET: "1000",
+      },
+    }),
   });
 
   // The simulator's own time per Lingxing list call (bucket hold + building and sending the page).

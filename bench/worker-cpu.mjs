@@ -20,13 +20,12 @@
 //    plain-JS normalizer; (OS CPU at k) - (OS CPU at k=0), per normalization.
 //
 //   node bench/worker-cpu.mjs --out FILE --logs DIR --module DIR [--quick]
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { page } from "./inputs.mjs";
 import { startSimulator } from "../tests/simulator/simulator.mjs";
-import { args, log, median, REPO_ROOT, startWrangler, writeJson } from "./lib.mjs";
+import { analyse, args, cpuMs, devtools, log, median, REPO_ROOT, simulatorWorker, startWrangler, writeJson } from "./lib.mjs";
 
 const say = log("worker-cpu");
 const opt = args();
@@ -37,116 +36,11 @@ if (!opt.out || !opt.logs || !opt.module) {
 const BLOCK = opt.quick ? 40 : 100;
 const ROUNDS = opt.quick ? 2 : 4;
 const PROFILED = opt.quick ? 50 : 120;
-const TICK_MS = 1000 / 100; // USER_HZ; Linux reports 100 on every supported architecture
-
-/** utime + stime of `pids`, in ms (10 ms resolution per process). */
-function cpuMs(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      return NaN; // a process left mid-measure: the block is void
-    }
-  }
-  return ticks * TICK_MS;
-}
-
 async function get(url, expect = 200, headers = {}) {
   const res = await fetch(url, { headers });
   const body = await res.text();
   if (res.status !== expect) throw new Error(`${url}: HTTP ${res.status}: ${body.slice(0, 300)}`);
   return body;
-}
-
-async function devtools(port) {
-  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  let WebSocketImpl = globalThis.WebSocket;
-  if (!WebSocketImpl) WebSocketImpl = (await import("ws")).default;
-  const ws = new WebSocketImpl(target.webSocketDebuggerUrl);
-  await new Promise((ok, fail) => {
-    ws.onopen = ok;
-    ws.onerror = (e) => fail(new Error(`inspector: ${e.message ?? "connection failed"}`));
-  });
-  let id = 0;
-  const pending = new Map();
-  ws.onmessage = (event) => {
-    const msg = JSON.parse(typeof event.data === "string" ? event.data : event.data.toString());
-    if (msg.id && pending.has(msg.id)) {
-      pending.get(msg.id)(msg);
-      pending.delete(msg.id);
-    }
-  };
-  const send = (method, params = {}) =>
-    Promise.race([
-      new Promise((ok) => {
-        const i = ++id;
-        pending.set(i, ok);
-        ws.send(JSON.stringify({ id: i, method, params }));
-      }),
-      sleep(60_000).then(() => {
-        throw new Error(`inspector: no answer to ${method}`);
-      }),
-    ]);
-  return { send, close: () => ws.close() };
-}
-
-/** Frames of interest, matched on every frame of a sample's stack (inclusive time). */
-const GROUPS = {
-  normalize: /^aftersale::normalize_page|^aftersale::parse_page|^aftersale_worker::routes::push_records|^serde_json::ser::to_vec/,
-  sandbox_upstream: /^aftersale_sandbox::/,
-  account_object: /^aftersale_worker::account_object::|UpstreamAccount/,
-  config_from_env: /^aftersale_worker::config::(Config|Settings)::from_env/,
-};
-
-function analyse(profile, n) {
-  const byId = new Map(profile.nodes.map((nd) => [nd.id, nd]));
-  const parent = new Map();
-  for (const nd of profile.nodes) for (const c of nd.children ?? []) parent.set(c, nd.id);
-  const inclusive = Object.fromEntries(Object.keys(GROUPS).map((k) => [k, 0]));
-  const self = new Map();
-  let busy = 0;
-  let idle = 0;
-  let program = 0;
-  let gcTime = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    const dt = (profile.timeDeltas[i] ?? 0) / 1000; // µs → ms
-    const leaf = byId.get(profile.samples[i]);
-    const name = leaf.callFrame.functionName;
-    if (name === "(idle)") {
-      idle += dt;
-      continue;
-    }
-    if (name === "(program)") {
-      program += dt;
-      continue;
-    }
-    if (name === "(garbage collector)") gcTime += dt;
-    busy += dt;
-    const label = name || `(anonymous ${leaf.callFrame.url.split("/").pop()}:${leaf.callFrame.lineNumber})`;
-    self.set(label, (self.get(label) ?? 0) + dt);
-    const hit = new Set();
-    for (let id = profile.samples[i]; id !== undefined; id = parent.get(id)) {
-      const fn = byId.get(id).callFrame.functionName;
-      for (const [k, re] of Object.entries(GROUPS)) if (!hit.has(k) && re.test(fn)) hit.add(k);
-    }
-    for (const k of hit) inclusive[k] += dt;
-  }
-  const per = (x) => x / n;
-  return {
-    requests: n,
-    busy_ms_per_request: per(busy),
-    program_ms_per_request: per(program),
-    idle_ms_per_request: per(idle),
-    gc_ms_per_request: per(gcTime),
-    inclusive_ms_per_request: Object.fromEntries(Object.entries(inclusive).map(([k, v]) => [k, per(v)])),
-    top_self: [...self.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 12)
-      .map(([name, ms]) => ({ name: name.replace(/::h[0-9a-f]{16}/g, "").replace(/\[[0-9a-f]{16}\]/g, ""), ms_per_request: per(ms) })),
-  };
 }
 
 /** Interleaved blocks of requests; OS CPU of workerd per request for each named request kind. */
@@ -186,28 +80,12 @@ const PLATFORM_RUNS = [
 // 3000 records over the simulator's six months: the newest 31-day Xiaoe window holds > 100, and
 // Lingxing pages of 100 records hold ~124 after-sale lines.
 const sim = await startSimulator({ records: 3000, seed: 3, xiaoeRateLimit: { limit: 1_000_000, windowMs: 60_000 } });
-const c = sim.credentials;
 const CLIENT_KEY = "bench-cpu-client-key-71c2";
 const worker = await startWrangler({
   logDir: opt.logs,
   name: "wrangler-worker-cpu",
-  vars: {
-    SANDBOX: "false",
-    XIAOE_BASE_URL: sim.url,
-    LINGXING_BASE_URL: sim.url,
-    WECHAT_BASE_URL: sim.url,
-    XIAOE_APP_ID: c.xiaoe.app_id,
-    // Requests back to back: the proxy's pacer must not be what is measured.
-    XIAOE_RATE_LIMIT: "1000000/60s",
-  },
-  secrets: {
-    XIAOE_CLIENT_ID: c.xiaoe.client_id,
-    XIAOE_SECRET_KEY: c.xiaoe.secret_key,
-    LINGXING_APP_ID: c.lingxing.appId,
-    LINGXING_APP_SECRET: c.lingxing.appSecret,
-    CLIENT_KEYS: CLIENT_KEY,
-    CURSOR_SECRET: "bench-cpu-cursor-secret-2b9f",
-  },
+  // Requests back to back: the proxy's pacer must not be what is measured.
+  ...simulatorWorker(sim, { clientKey: CLIENT_KEY, cursorSecret: "bench-cpu-cursor-secret-2b9f", vars: { XIAOE_RATE_LIMIT: "1000000/60s" } }),
 });
 const authed = (url) => get(url, 200, { authorization: `Bearer ${CLIENT_KEY}` });
 try {

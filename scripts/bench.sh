@@ -140,6 +140,13 @@ if [ "$built_worker" = 1 ]; then
   run pagination 480 node bench/pagination.mjs --out "$out/pagination.json" --logs "$logs" --records "$records"
 fi
 
+# ------------------------------------------------------------------ 6. the mirror
+if [ "$built_worker" = 1 ]; then
+  records=20000
+  [ -n "${BENCH_QUICK:-}" ] && records=4000
+  run mirror 600 node bench/mirror.mjs --out "$out/mirror.json" --logs "$logs" --records "$records" "${quick[@]}"
+fi
+
 # ------------------------------------------------------------------ environment and report
 version() { "$@" 2>/dev/null | head -1 | sed 's/"/\\"/g'; }
 elapsed=$(($(date +%s) - started))

@@ -199,9 +199,51 @@ fn invocations_cut_by_budget_or_killed_resume_with_nothing_lost_or_doubled() {
         }
     }
     assert!(invocations > 5, "the budget cut the sync into several invocations ({invocations})");
+    // The changes are written an hour back (behind the lag): one a pass had read past is the next
+    // run's, which re-reads the recent whole days.
+    let next = now + invocations as i64 + 600;
+    assert_eq!(invoke(&mut up, &mut acct, &mut mirror, next, 3, Ending::AsItMay), SyncStep::CaughtUp);
     assert_eq!(mirror.states(), up.truth());
     assert_eq!(mirror.created(), 1500);
     mirror.assert_each_change_once();
+}
+
+#[test]
+fn a_day_longer_than_an_invocation_ends_in_a_run_that_caught_up() {
+    // 900 records updated today, read 3 pages an invocation, back to back a second apart: the
+    // pass over today spans several invocations, and once it is complete the run has caught up
+    // instead of starting over on the same day.
+    let mut up = ScriptedXiaoe::new(0);
+    let (mut acct, mut mirror) = (account(), Mirror::default());
+    let now = T0 + 61 * DAY;
+    assert_eq!(invoke(&mut up, &mut acct, &mut mirror, now, 1000, Ending::AsItMay), SyncStep::CaughtUp);
+    for i in 0..900 {
+        up.records.push(Rec { id: format!("TODAY{i:04}"), updated_s: now + 10 + i, state: 1 });
+    }
+    let calls = up.data_calls;
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        assert!(invocations <= 4, "a run that read the whole day should have caught up");
+        if invoke(&mut up, &mut acct, &mut mirror, now + 1200 + invocations as i64, 3, Ending::AsItMay)
+            == SyncStep::CaughtUp
+        {
+            break;
+        }
+    }
+    assert_eq!(up.data_calls - calls, 9, "one pass over today's nine pages, not more");
+    assert_eq!(mirror.states(), up.truth());
+    mirror.assert_each_change_once();
+    // With one call an invocation, a run that finishes the pass an earlier run began has caught up.
+    let calls = up.data_calls;
+    assert_eq!(invoke(&mut up, &mut acct, &mut mirror, now + 1300, 1, Ending::AsItMay), SyncStep::OutOfBudget);
+    assert_eq!(invoke(&mut up, &mut acct, &mut mirror, now + 1301, 1, Ending::AsItMay), SyncStep::OutOfBudget);
+    let mut runs = 2;
+    while invoke(&mut up, &mut acct, &mut mirror, now + 1300 + runs, 1, Ending::AsItMay) != SyncStep::CaughtUp {
+        runs += 1;
+        assert!(runs < 20, "one call an invocation never caught up");
+    }
+    assert_eq!(up.data_calls - calls, 9);
 }
 
 #[test]

@@ -95,6 +95,10 @@ pub struct SyncPass {
     /// Ids listed and not looked up yet, in list order: the next lookups, before any list call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<String>,
+    /// The pass ends short of now minus the lag (a gap longer than one query spans): the next
+    /// pass follows at once. One that is not cut ends the run caught up.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub cut: bool,
 }
 
 /// What the mirror keeps per platform account between invocations.
@@ -247,14 +251,22 @@ impl SyncRun {
         let end = china_date(target_s).add_days(1);
         // A longer gap goes in passes of the longest range a query may span, oldest first, each
         // moving the watermark to its own end.
-        let (to, target_s) = if end.days_since_epoch() - start.days_since_epoch() > MAX_RANGE_DAYS {
+        let cut = end.days_since_epoch() - start.days_since_epoch() > MAX_RANGE_DAYS;
+        let (to, target_s) = if cut {
             let to = start.add_days(MAX_RANGE_DAYS);
             (to, to.china_midnight_unix())
         } else {
             (end, target_s)
         };
-        let pass =
-            SyncPass { from: start, to, target_s, pager: PagerState::default(), begin_s: None, pending: Vec::new() };
+        let pass = SyncPass {
+            from: start,
+            to,
+            target_s,
+            pager: PagerState::default(),
+            begin_s: None,
+            pending: Vec::new(),
+            cut,
+        };
         let pager = Pager::for_export(self.query(&pass)?)?;
         self.state.pass = Some(pass);
         Ok(Some(Reader::Pages(pager)))
@@ -282,6 +294,7 @@ impl SyncRun {
             pager: PagerState::default(),
             begin_s: Some(begin),
             pending: Vec::new(),
+            cut: end < target_s,
         };
         let reader = self.reader_for(&pass)?;
         self.state.pass = Some(pass);
@@ -316,11 +329,19 @@ impl SyncRun {
                 }
             }
             // The pass is complete: the watermark moves to its target, and the next pass (if the
-            // clock has moved on enough) starts at once.
+            // clock has moved on enough) starts at once — unless this one ran up to now minus the
+            // lag (it was not cut at a range's end): then the run has caught up, and what came
+            // since is the next run's. Starting over here would read the same whole days again
+            // (upstreams filter by days): a day of more pages than one invocation reads would
+            // never end in a run that caught up, and the platforms after it would get no budget.
             if let Some(pass) = self.state.pass.take() {
                 self.state.watermark_s = Some(pass.target_s);
                 self.state.last_success_s = Some(self.now_s);
                 self.state.last_error = None;
+                if !pass.cut {
+                    self.reader = None;
+                    return SyncStep::CaughtUp;
+                }
             }
             self.reader = match self.begin_pass() {
                 Ok(p) => p,

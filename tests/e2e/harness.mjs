@@ -54,16 +54,19 @@ const stamp = () => new Date().toISOString().replace(/[:.]/g, "-");
 /**
  * Starts the simulator and the Worker. Options: `records` (per platform, Xiaoe and Lingxing),
  * `wechatOrders`, `seed`, `vars` (extra/overriding Worker vars), `name` (log file prefix),
- * `simulator` (more options of `startSimulator`).
+ * `simulator` (more options of `startSimulator`), `persistTo` (the Worker's local state in this
+ * directory, which outlives it: needed by `restartWorker`).
  */
-export async function startStack({ records = 300, wechatOrders = 30, seed = 1, vars = {}, name = "wrangler", simulator = {} } = {}) {
+export async function startStack({ records = 300, wechatOrders = 30, seed = 1, vars = {}, name = "wrangler", simulator = {}, persistTo } = {}) {
   const sim = await startSimulator({ records, wechatOrders, seed, credentials: structuredClone(CREDENTIALS), ...simulator });
   const tokens = watchTokens(sim);
   let worker;
+  let workerVars;
   try {
     worker = await startWorker({
       name,
-      vars: {
+      persistTo,
+      vars: (workerVars = {
         WECHAT_APPID: CREDENTIALS.wechat.appid,
         WECHAT_SECRET: CREDENTIALS.wechat.secret,
         XIAOE_APP_ID: CREDENTIALS.xiaoe.app_id,
@@ -84,7 +87,7 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
         WECHAT_CHANNELS_BASE_URL: sim.url,
         SANDBOX: "false",
         ...vars,
-      },
+      }),
     }); // a var given as undefined is left out
   } catch (error) {
     await sim.close();
@@ -93,8 +96,16 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
   const captured = [];
   const stack = {
     sim,
-    baseUrl: worker.baseUrl,
-    logFile: worker.logFile,
+    get baseUrl() {
+      return worker.baseUrl;
+    },
+    get logFile() {
+      return worker.logFile;
+    },
+    /** The running wrangler (changes with restartWorker). */
+    get worker() {
+      return worker;
+    },
     captured,
     /** Every upstream data call of the run, `{endpoint, at}`, across simulator resets. */
     upstreamCalls: tokens.calls,
@@ -165,7 +176,18 @@ export async function startStack({ records = 300, wechatOrders = 30, seed = 1, v
       return { ...record, res, started, firstLineAt, endedAt, chunks };
     },
     /** What wrangler printed so far: its stdout and stderr, the Worker's console included. */
-    logText: worker.logText,
+    logText: () => worker.logText(),
+    /**
+     * Ends the Worker — `kill: true` as a crash would (SIGKILL to wrangler's whole group), else
+     * with a clean stop — and starts it again with the same vars on the same `persistTo` state.
+     * The simulator keeps running. Resolves with how the old one ended.
+     */
+    async restartWorker({ kill = false } = {}) {
+      if (!persistTo) throw new Error("restartWorker needs startStack({persistTo}): the restarted Worker must find the old one's state");
+      const ended = kill ? await worker.kill() : await worker.stop();
+      worker = await startWorker({ name: `${name}-restarted`, vars: workerVars, persistTo });
+      return ended;
+    },
     async stop() {
       await worker.stop();
       await sim.close();
@@ -234,11 +256,11 @@ export function delayRoute(sim, path, ms) {
  * watches as `make dev` does. `vars` named in SECRET_NAMES go in as secrets; an undefined one is
  * left out. Resolves once /healthz answers 200.
  */
-function startWorker({ vars, name }) {
+function startWorker({ vars, name, persistTo }) {
   const built = existsSync(join(REPO_ROOT, "worker", "build", "index.js"));
   const config = process.env.E2E_WRANGLER_CONFIG ?? (process.env.E2E_WRANGLER_BUILD === "1" || !built ? join(REPO_ROOT, "wrangler.toml") : undefined);
   const plain = {};
   const secrets = {};
   for (const [k, v] of Object.entries(vars)) (SECRET_NAMES.has(k) ? secrets : plain)[k] = v;
-  return start({ config, vars: plain, secrets, logFile: join(OUTPUT_DIR, `${name}-${stamp()}.log`), startTimeoutMs: START_TIMEOUT_MS });
+  return start({ config, vars: plain, secrets, persistTo, logFile: join(OUTPUT_DIR, `${name}-${stamp()}.log`), startTimeoutMs: START_TIMEOUT_MS });
 }

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startStack } from "./harness.mjs";
-import { expectLingxing, expectXiaoe, fen, pick } from "./expect.mjs";
+import { fen } from "./expect.mjs";
+import { allChanges as changesOf, EVERYTHING, mirrorPages as pagesOf, qs, sameIds, show, syncUntilDone as syncOf, truth as listedTruth } from "./mirror-helpers.mjs";
 
-const EVERYTHING = { from: "2000-01-01", to: "2100-01-01" };
 const BUDGET = 8; // upstream calls per platform per invocation
 const DAY = 86_400;
 /** China-time dates `days` from today. */
@@ -21,9 +21,6 @@ const DATA_RANGE = { from: chinaDate(-30), to: chinaDate(-18) };
 const SYNC_FROM = chinaDate(-31);
 const CHANNELS_RECORDS = 40;
 let stack;
-
-const qs = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined)).toString();
-const show = (res) => `${res.method ?? "GET"} ${res.path} → ${res.status} ${res.text?.slice(0, 600)}`;
 
 /** An instant as the model writes it: RFC 3339 in China time. */
 const chinaIso = (unix) => `${new Date((unix + 8 * 3600) * 1000).toISOString().slice(0, 19)}+08:00`;
@@ -39,14 +36,6 @@ const expectChannels = (wire) => ({
   refund: wire.refund_info ? fen(wire.refund_info.amount) : null,
 });
 
-function truth() {
-  return [
-    ...stack.sim.truth("xiaoe", { ...EVERYTHING, date_type: "updated_at" }).map(expectXiaoe),
-    ...stack.sim.truth("lingxing", { ...EVERYTHING, date_type: 3 }).flatMap(expectLingxing),
-    ...stack.sim.truth("wechat_channels", { date_field: "updated" }).map(expectChannels),
-  ];
-}
-
 /** POSTs a control route of the simulator. */
 async function control(path, body) {
   const res = await fetch(`${stack.sim.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -55,59 +44,21 @@ async function control(path, body) {
   return json;
 }
 
-async function syncUntilDone(maxInvocations = 60) {
-  const answers = [];
-  for (let i = 0; i < maxInvocations; i++) {
-    const res = await stack.request("/v1/sync", { method: "POST" });
-    assert.equal(res.status, 200, show(res));
-    answers.push(res.json);
-    for (const [platform, p] of Object.entries(res.json.platforms)) {
-      assert.equal(p.error, null, `${platform}: ${p.error}`);
-      assert.ok(p.pages <= BUDGET, `${platform} read ${p.pages} pages in one invocation, over its budget of ${BUDGET}`);
-    }
-    if (res.json.done) return answers;
-  }
-  assert.fail(`the sync did not catch up in ${maxInvocations} invocations`);
-}
-
-async function mirrorPages(params) {
-  const records = [];
-  let cursor;
-  let total;
-  for (let i = 0; i < 200; i++) {
-    const res = await stack.get(`/v1/aftersales?${qs({ ...params, cursor })}`);
-    assert.equal(res.status, 200, show(res));
-    assert.equal(res.json.source, "mirror");
-    total ??= res.json.total;
-    assert.equal(res.json.total, total, "the total stays the same across the pages of one listing");
-    records.push(...res.json.data);
-    cursor = res.json.next_cursor;
-    if (cursor === null) return { records, total, last: res.json };
-  }
-  assert.fail("the mirror listing never ended");
-}
-
-async function allChanges(after = 0) {
-  const changes = [];
-  for (let i = 0; i < 500; i++) {
-    const res = await stack.get(`/v1/changes?${qs({ after, limit: 200 })}`);
-    assert.equal(res.status, 200, show(res));
-    changes.push(...res.json.data);
-    assert.ok(res.json.next_after >= after);
-    after = res.json.next_after;
-    if (!res.json.has_more) return { changes, after };
-  }
-  assert.fail("the change feed never ended");
-}
-
-function sameIds(records, expected, label) {
-  const got = records.map((r) => r.id).sort();
-  const want = expected.map((e) => e.id).sort();
-  assert.equal(new Set(got).size, got.length, `${label}: an id twice`);
-  assert.deepEqual(got, want, `${label}: the mirror's ids differ from the truth's`);
-  const byId = new Map(records.map((r) => [r.id, r]));
-  for (const e of expected) assert.deepStrictEqual(pick(byId.get(e.id), e), e, `${label}: ${e.id}`);
-}
+// The shared helpers, on this suite's stack; the truth adds the Channels shop, synced here too.
+const truth = () => [
+  ...listedTruth(stack),
+  ...stack.sim.truth("wechat_channels", { date_field: "updated" }).map(expectChannels),
+];
+const mirrorPages = (params) => pagesOf(stack, params);
+const allChanges = (after) => changesOf(stack, after);
+const syncUntilDone = () =>
+  syncOf(stack, {
+    check: (answer) => {
+      for (const [platform, p] of Object.entries(answer.platforms)) {
+        assert.ok(p.pages <= BUDGET, `${platform} read ${p.pages} pages in one invocation, over its budget of ${BUDGET}`);
+      }
+    },
+  });
 
 describe("the mirror", () => {
   before(async () => {

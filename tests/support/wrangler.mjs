@@ -1,6 +1,7 @@
 // `wrangler dev` for the test suites and the benchmarks: free ports on 127.0.0.1, a frozen copy of
 // the Worker's build to serve, secrets in a 0600 env file, readiness by polling a path with a
-// deadline, and a stop that sends SIGINT to wrangler and waits for it and its workerd to exit.
+// deadline, and a stop that sends SIGINT to wrangler and waits for it and its workerd to exit
+// (or a kill: SIGKILL to its whole group at once, as a crash would).
 //
 //   const worker = await startWrangler({ vars: { SANDBOX: "true" }, secrets: { CURSOR_SECRET: "…" }, logFile });
 //   await fetch(`${worker.baseUrl}/healthz`);
@@ -189,13 +190,19 @@ const defined = (values) => Object.fromEntries(Object.entries(values).filter(([,
  * - `env`: more environment for wrangler itself.
  * - `beforeStart({ config, persistTo, workDir, run })`: runs before `wrangler dev`; `run(argv)`
  *   runs another wrangler command (same environment and log) and rejects if it fails.
+ * - `persistTo`: keep the local state (D1, Durable Objects) in this directory, which outlives the
+ *   run, instead of in the temporary one: a later start with the same `persistTo` serves the same
+ *   state (migrations already applied are skipped).
  * - `healthPath` ("/healthz"), `ready(response)` (status 200), `startTimeoutMs` (120 s),
  *   `stopGraceMs` (15 s: how long `stop` waits after SIGINT before SIGKILL to the group).
  *
  * Returns { baseUrl, port, inspectorPort, pid, config, persistTo, workDir, logFile, logText(),
- * workerdPids(), stop() }. `stop()` (idempotent) sends SIGINT to wrangler's PID, waits for it and
+ * workerdPids(), stop(), kill() }. `stop()` (idempotent) sends SIGINT to wrangler's PID, waits for it and
  * for every process of its group (workerd) to exit, SIGKILLs the group only after the grace
  * period, removes the temporary directory and resolves { code, signal, forced, leftBehind }.
+ * `kill()` instead sends SIGKILL to the whole group at once (wrangler and workerd die mid-work,
+ * nothing shuts down), waits for them to be gone and cleans up the same way; whichever of the two
+ * comes first is the one both return.
  */
 /** The `database_name`s of a wrangler.toml's `[[d1_databases]]`. */
 export function d1Databases(config) {
@@ -221,6 +228,7 @@ export async function startWrangler(options) {
     args = [],
     env = {},
     beforeStart,
+    persistTo: givenPersistTo,
     healthPath = "/healthz",
     ready = (res) => res.status === 200,
     startTimeoutMs = 120_000,
@@ -230,7 +238,7 @@ export async function startWrangler(options) {
   if (!existsSync(WRANGLER_BIN)) throw new Error(`${WRANGLER_BIN} is missing: run \`make install\` (or npm ci) first`);
   installHandlers();
   const workDir = mkdtempSync(join(tmpdir(), "aftersale-wrangler-"));
-  const persistTo = join(workDir, "state");
+  const persistTo = givenPersistTo ? resolve(givenPersistTo) : join(workDir, "state");
   const envFile = join(workDir, "secrets.env");
   mkdirSync(dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);
@@ -290,10 +298,14 @@ export async function startWrangler(options) {
   const exit = new Promise((ok) => child.once("exit", (code, signal) => ok((exited = { code, signal }))));
 
   let stopping = null;
-  const stop = () =>
+  const finish = (hard) =>
     (stopping ??= (async () => {
       let forced = false;
-      if (exited === null) {
+      if (exited === null && hard) {
+        log.write("# kill: SIGKILL to wrangler's group\n");
+        killGroup(child.pid);
+        await Promise.race([exit, sleep(5_000)]);
+      } else if (exited === null) {
         child.kill("SIGINT");
         if ((await Promise.race([exit, sleep(stopGraceMs).then(() => "timeout")])) === "timeout") {
           log.write(`# wrangler did not exit within ${stopGraceMs} ms of SIGINT: SIGKILL to its group\n`);
@@ -314,10 +326,16 @@ export async function startWrangler(options) {
         killGroup(child.pid);
       }
       running.delete(child.pid);
+      // What a process of the group still prints (its pipes outlive wrangler) goes nowhere now,
+      // rather than into a closed log.
+      child.stdout.unpipe(log);
+      child.stderr.unpipe(log);
       await closeLog();
       rmSync(workDir, { recursive: true, force: true });
       return { ...exited, forced, leftBehind };
     })());
+  const stop = () => finish(false);
+  const kill = () => finish(true);
   running.set(child.pid, stop);
 
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -355,6 +373,7 @@ export async function startWrangler(options) {
     /** PIDs of the workerd processes serving this Worker. */
     workerdPids: () => processGroup(child.pid).filter((p) => p.comm.startsWith("workerd")).map((p) => p.pid),
     stop,
+    kill,
   };
 }
 

@@ -185,6 +185,41 @@ describe("startWrangler before the start and on failure", { timeout: 10 * 60_000
     }
   });
 
+  it("kills with SIGKILL to the group, keeps a given persistTo, and a restart on it serves the same state", async () => {
+    const migrations = join(dir, "migrations-kept");
+    mkdirSync(migrations, { recursive: true });
+    writeFileSync(join(migrations, "0001_fruit.sql"), "CREATE TABLE fruit (name TEXT);\nINSERT INTO fruit VALUES ('pear');\n");
+    const config = echoConfig(
+      "kept",
+      `[[d1_databases]]\nbinding = "DB"\ndatabase_name = "toolkit-kept"\ndatabase_id = "00000000-0000-4000-8000-000000000001"\nmigrations_dir = ${JSON.stringify(migrations)}\n`,
+    );
+    const persistTo = join(dir, "kept-state");
+    const first = await startWrangler({
+      config,
+      persistTo,
+      logFile: join(dir, "logs", "kept-1.log"),
+      startTimeoutMs: START_TIMEOUT_MS,
+      beforeStart: ({ config, persistTo, run }) =>
+        run(["d1", "execute", "toolkit-kept", "--local", "--persist-to", persistTo, "--config", config, "--command", "INSERT INTO fruit VALUES ('plum')"]),
+    });
+    const { pid, workDir } = first;
+    const workerd = first.workerdPids();
+    assert.equal(first.persistTo, persistTo);
+    const killed = await first.kill();
+    assert.equal(killed.signal, "SIGKILL", JSON.stringify(killed));
+    assert.deepEqual(processGroup(pid), []);
+    for (const p of [pid, ...workerd]) assert.equal(alive(p), false, `process ${p} outlived the kill`);
+    assert.equal(existsSync(workDir), false, "the temporary directory is still there");
+    assert.ok(existsSync(persistTo), "the given state directory went with the run");
+    assert.equal(await first.stop(), killed, "a stop after a kill is the kill");
+    const second = await startWrangler({ config, persistTo, logFile: join(dir, "logs", "kept-2.log"), startTimeoutMs: START_TIMEOUT_MS });
+    try {
+      assert.deepEqual(await (await fetch(`${second.baseUrl}/d1`)).json(), [{ name: "pear" }, { name: "plum" }]);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it("gives up at the deadline when the Worker never gets ready, with the log's path, and leaves nothing", async () => {
     let workDir;
     const logFile = join(dir, "logs", "never.log");

@@ -57,6 +57,8 @@ pub struct SyncConfig {
     pub lag_s: Option<i64>,
     /// `SYNC_FROM` (YYYY-MM-DD): where the first run starts.
     pub from: Option<aftersale::Date>,
+    /// `SYNC_LEASE_S`: how long an account's sync lease lives past its last stored page.
+    pub lease_s: Option<i64>,
 }
 
 /// One invocation's configuration: the isolate's settings, its subrequest budget, and the
@@ -232,6 +234,7 @@ impl Settings {
                 overlap_s: read(env, "SYNC_OVERLAP_S").and_then(|v| v.parse().ok()).filter(|n| *n >= 0),
                 lag_s: read(env, "SYNC_LAG_S").and_then(|v| v.parse().ok()).filter(|n| *n >= 0),
                 from: read(env, "SYNC_FROM").and_then(|v| aftersale::Date::parse(&v)),
+                lease_s: read(env, "SYNC_LEASE_S").and_then(|v| v.parse().ok()).filter(|n| *n > 0),
             },
         }
     }

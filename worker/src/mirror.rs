@@ -24,8 +24,11 @@ type Answer = Result<Response, ApiError>;
 /// Upstream calls one sync invocation may make per platform, by default; the request's
 /// subrequest budget (a lease and a fetch per call) caps them all together.
 const DEFAULT_SYNC_CALLS: u32 = 10;
-/// A run holds an account's lease this long at most; a run that died loses it then.
-const LEASE_S: i64 = 120;
+/// How long an account's sync lease lives past its last renewal, by default (`SYNC_LEASE_S`).
+/// The lease is renewed with every stored page, so it only has to outlive the time between two
+/// checkpoints: one upstream call (the upstream lease gives up on it within `LEASE_TIMEOUT_MS`,
+/// 35 s) and the page's store. A run that died blocks the next one this long after its last page.
+pub const DEFAULT_SYNC_LEASE_S: i64 = 60;
 const DEFAULT_CHANGES_LIMIT: u32 = 100;
 const MAX_CHANGES_LIMIT: u32 = 1000;
 
@@ -53,11 +56,14 @@ fn opt_int(n: Option<i64>) -> JsValue {
 
 pub struct Mirror {
     db: D1Database,
+    /// The sync lease this handle took (owner, lifetime in seconds): each checkpoint it saves
+    /// renews it, in the same batch, so a long run keeps it and a dead one loses it soon.
+    held: std::cell::RefCell<Option<(String, i64)>>,
 }
 
 impl Mirror {
     pub fn open(env: &Env) -> Result<Mirror, ApiError> {
-        env.d1("DB").map(|db| Mirror { db }).map_err(|_| {
+        env.d1("DB").map(|db| Mirror { db, held: Default::default() }).map_err(|_| {
             ApiError::internal(
                 "the mirror needs a D1 binding `DB` (wrangler.toml [[d1_databases]]; see README, \"The mirror\")",
             )
@@ -101,12 +107,22 @@ impl Mirror {
 
     fn save_state(&self, account: &str, state: &SyncState) -> Result<D1PreparedStatement, ApiError> {
         let json = serde_json::to_string(state).map_err(|e| ApiError::internal(e.to_string()))?;
+        let now = now_s();
+        let (owner, lease_s) = self.held.borrow().clone().map_or((None, 0), |(o, s)| (Some(o), s));
         self.db
             .prepare(
                 "INSERT INTO sync_state (account, platform, state, ran_s) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (account) DO UPDATE SET state = excluded.state, ran_s = excluded.ran_s",
+                 ON CONFLICT (account) DO UPDATE SET state = excluded.state, ran_s = excluded.ran_s, \
+                 lease_until = CASE WHEN sync_state.lease_owner = ?5 THEN ?6 ELSE sync_state.lease_until END",
             )
-            .bind(&[text(account), text(state.platform.as_str()), text(&json), JsValue::from_f64(now_s() as f64)])
+            .bind(&[
+                text(account),
+                text(state.platform.as_str()),
+                text(&json),
+                JsValue::from_f64(now as f64),
+                opt_text(owner.as_deref()),
+                JsValue::from_f64((now + lease_s) as f64),
+            ])
             .map_err(db_error)
     }
 
@@ -148,9 +164,16 @@ impl Mirror {
         }
     }
 
-    /// Takes the account's lease for `owner` unless another run holds one that has not expired:
-    /// one conditional write, so two runs cannot both get it.
-    async fn lease(&self, account: &str, platform: Platform, owner: &str, now_s: i64) -> Result<bool, ApiError> {
+    /// Takes the account's lease for `owner`, for `lease_s` seconds, unless another run holds one
+    /// that has not expired: one conditional write, so two runs cannot both get it.
+    async fn lease(
+        &self,
+        account: &str,
+        platform: Platform,
+        owner: &str,
+        now_s: i64,
+        lease_s: i64,
+    ) -> Result<bool, ApiError> {
         let fresh = serde_json::to_string(&SyncState::new(platform)).map_err(|e| ApiError::internal(e.to_string()))?;
         let result = self
             .db
@@ -163,7 +186,7 @@ impl Mirror {
                 text(account),
                 text(platform.as_str()),
                 text(&fresh),
-                JsValue::from_f64((now_s + LEASE_S) as f64),
+                JsValue::from_f64((now_s + lease_s) as f64),
                 text(owner),
                 JsValue::from_f64(now_s as f64),
             ])
@@ -171,10 +194,15 @@ impl Mirror {
             .run()
             .await
             .map_err(db_error)?;
-        Ok(result.meta().map_err(db_error)?.and_then(|m| m.changes).unwrap_or(0) == 1)
+        let taken = result.meta().map_err(db_error)?.and_then(|m| m.changes).unwrap_or(0) == 1;
+        if taken {
+            *self.held.borrow_mut() = Some((owner.to_string(), lease_s));
+        }
+        Ok(taken)
     }
 
     async fn release(&self, account: &str, owner: &str) -> Result<(), ApiError> {
+        *self.held.borrow_mut() = None;
         self.db
             .prepare(
                 "UPDATE sync_state SET lease_until = 0, lease_owner = NULL WHERE account = ?1 AND lease_owner = ?2",
@@ -258,7 +286,8 @@ async fn sync_platform(env: &Env, config: &Config, mirror: &Mirror, platform: Pl
             return progress;
         }
     };
-    match mirror.lease(&account, platform, owner, now_s()).await {
+    let lease_s = config.sync.lease_s.unwrap_or(DEFAULT_SYNC_LEASE_S);
+    match mirror.lease(&account, platform, owner, now_s(), lease_s).await {
         Ok(true) => {}
         Ok(false) => {
             progress.busy = true;
