@@ -18,8 +18,8 @@ names=(WECHAT_APPID WECHAT_SECRET XIAOE_APP_ID XIAOE_CLIENT_ID XIAOE_SECRET_KEY 
 private="$(mktemp -d "${TMPDIR:-/tmp}/aftersale-dev.XXXXXX")"
 chmod 700 "$private"
 sync_pid=""
-# The mirror's sync loop (below) ends with the script, however it ends.
-trap '[ -z "$sync_pid" ] || kill "$sync_pid" 2>/dev/null; rm -rf "$private"' EXIT
+# The mirror's sync loop (below, its own process group) ends with the script, however it ends.
+trap '[ -z "$sync_pid" ] || kill -- "-$sync_pid" 2>/dev/null; rm -rf "$private"' EXIT
 env_file="$private/vars.env"
 (umask 077 && : >"$env_file")
 for name in "${names[@]}"; do
@@ -80,12 +80,9 @@ fi
 # by itself: GET /__scheduled (--test-scheduled) runs the Worker's scheduled handler. Quiet
 # unless something fails.
 mirror_sync() {
-  # In the background of a script SIGINT is ignored; the EXIT trap ends this with SIGTERM,
-  # and this ends its sleep.
-  trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM
   local waited=0
   until curl -fsS -o /dev/null "$base/healthz" 2>/dev/null; do
-    sleep 2 & wait $!
+    sleep 2
     waited=$((waited + 2))
     if [ "$waited" -ge 900 ]; then
       echo "aftersale: the Worker did not answer /healthz in 15 minutes; the mirror is not synced" >&2
@@ -108,14 +105,16 @@ mirror_sync() {
   done
   while :; do
     # To the next multiple of five minutes, as "*/5 * * * *" fires.
-    sleep $((300 - $(date +%s) % 300)) & wait $!
+    sleep $((300 - $(date +%s) % 300))
     if ! answer="$(curl -fsS "$base/__scheduled?cron=*/5+*+*+*+*" 2>&1)"; then
       echo "aftersale: the scheduled sync (GET /__scheduled) failed: $answer" >&2
     fi
   done
 }
 if [ "$SANDBOX" = "true" ]; then
-  mirror_sync &
+  # In a process group of its own, which the EXIT trap ends whole (its sleep and curl too).
+  export -f mirror_sync
+  base="$base" headers="$headers" setsid bash -c 'set -u; mirror_sync' &
   sync_pid=$!
 fi
 

@@ -5,22 +5,45 @@
 // script's own build step is then incremental).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort, processGroup, REPO_ROOT } from "../support/wrangler.mjs";
+import { freePort, REPO_ROOT } from "../support/wrangler.mjs";
 
 const OUT = join(REPO_ROOT, "test-output", "e2e");
 const READY_TIMEOUT_MS = Number(process.env.DEV_SCRIPT_TIMEOUT_MS ?? 600_000);
+
+/**
+ * The live processes started by this run of dev.sh, whatever their process group (its sync loop
+ * has one of its own): those whose environment names this run's state directory.
+ */
+function startedBy(state) {
+  const mark = `AFTERSALE_DEV_STATE=${state}\0`;
+  const found = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") continue;
+      if (readFileSync(`/proc/${d}/environ`, "latin1").includes(mark)) found.push({ pid: Number(d), comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
 
 describe("scripts/dev.sh", { timeout: READY_TIMEOUT_MS + 120_000 }, () => {
   let child;
   let state;
   after(async () => {
     if (child && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, "SIGKILL");
-    if (state) rmSync(state, { recursive: true, force: true });
+    if (state) {
+      for (const { pid } of startedBy(state)) process.kill(pid, "SIGKILL");
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 
   it("syncs the sandbox's mirror at start, with no credentials, and stops with Ctrl-C", { timeout: READY_TIMEOUT_MS + 60_000 }, async () => {
@@ -68,12 +91,12 @@ describe("scripts/dev.sh", { timeout: READY_TIMEOUT_MS + 120_000 }, () => {
     process.kill(-child.pid, "SIGINT");
     const end = await Promise.race([exited, sleep(30_000).then(() => null)]);
     assert.ok(end, "dev.sh did not exit within 30 s of SIGINT");
-    let left = processGroup(child.pid);
+    let left = startedBy(state);
     for (let i = 0; i < 20 && left.length > 0; i++) {
       await sleep(500);
-      left = processGroup(child.pid);
+      left = startedBy(state);
     }
-    assert.deepEqual(left, [], "processes of dev.sh outlived it (its sync loop?)");
+    assert.deepEqual(left, [], `processes of dev.sh outlived it: ${JSON.stringify(left)}`);
     log.end();
   });
 });
