@@ -14,43 +14,60 @@
 //! credentials; data endpoints accept any non-empty token (Lingxing's signature is checked for
 //! real, with [`aftersale::lingxing::sign`], and must be at most 120 s away from `now_ms`).
 //!
-//! # Data
-//! A calendar relative to the caller's clock, China time: the [`SPAN_DAYS`] days before the day
-//! of `now_ms` ([`range`]), so "the last 30 days" always has answers. The sandbox never reads a
-//! clock: `now_ms` is passed in, and the data depends only on its China-time *day*, so the same
-//! day gives the same data, and another day gives the same records slid by the days between.
-//! Every date of every record (created, updated, refunded, after-sale, update time) lies inside
-//! the range, so one range shows everything whatever the date field, and none is in the future.
-//! Order placement and Amazon purchase times may precede it.
-//! - Xiaoe (`xiaoe.rs`): [`XIAOE_RECORDS`] after-sales (seed 001 shape with `goods_list`), CNY fen,
-//!   every state 0–19 and every `sale_type`; about one record in five omits `sale_type` and keeps
-//!   only `sale_type_name`; some orders carry two after-sales.
-//! - Lingxing (`lingxing.rs`): [`LINGXING_RECORDS`] Amazon orders (seed 003 envelope), 1–3
-//!   `item_list` lines each, in the US (`$`), UK (`£`), DE and FR (`€`) marketplaces, money strings
-//!   with 2, 3, 4 or 6 decimals, some `""`; `item_identifier` unique per line, missing or empty on
-//!   some lines (then `md5_v2` is the key); `data[].id` deliberately repeats.
-//! - WeChat (`wechat.rs`): [`WECHAT_ORDERS`] orders ([`sandbox_orders`]), each both a
-//!   transaction-component order (`/shop/aftersale/get`, 0–3 after-sales, statuses 0–19 and types
-//!   1–3 all present) and a Mini Store order (`/product/order/get`, every order status 10–250
-//!   present) whose `aftersale_order_list` names the same after-sales.
-//! - WeChat Channels (`wechat_channels.rs`): [`CHANNELS_RECORDS`] after-sales, every (type,
-//!   status) pair of the facts document's table, 19-digit ids, some created or updated exactly at
-//!   a China midnight; `/channels/ec/aftersale/getaftersalelist` (one time pair, at most 24 h,
-//!   else 10020004; ends included; 10 ids a page with a keyset `next_key` bound to its window)
-//!   and `/channels/ec/aftersale/getaftersaleorder` (id as a JSON string; unknown: 10021050).
+//! # Data: living, from the clock
+//! Every record is born in a *slot* of an absolute China-time day (a fixed number of slots per
+//! weekday per platform): its identity, creation time and whole life follow from the seed and
+//! that slot alone, so they never move as days pass. The sandbox never reads a clock: `now_ms`
+//! is passed in, and decides three things only. The window served is the [`SPAN_DAYS`] days
+//! before the China day of `now_ms` and that day up to `now_ms` ([`range`]; `to` is tomorrow),
+//! so "the last 30 days" always has answers. A record exists once its creation time is at or
+//! before `now_ms`, so new after-sales appear during the day. And a record's status is where its
+//! life stands at `now_ms`: each record goes through its platform's states at fixed instants
+//! after its creation (applied, accepted or agreed to a return, goods sent back, received,
+//! refunded; or rejected, cancelled, closed), its update time being its last transition at or
+//! before `now_ms`, its refund amount and time appearing when it reaches refunded. Everything
+//! that comes with a status is drawn from streams of its own, so a record whose update time has
+//! not moved has not changed at all. The same `now_ms` gives the same bytes; a later one gives
+//! the same records (same ids, same creation times) plus new ones and moved statuses. No
+//! creation, update or refund time is ever after `now_ms` (deadlines such as Xiaoe's
+//! `invalid_time` may be). Order placement and Amazon purchase times may precede the window.
+//! - Xiaoe (`xiaoe.rs`): 20 after-sales a week (about 600 in the window; seed 001 shape with
+//!   `goods_list`), CNY fen, every state 0–19 and every `sale_type` across the window (a
+//!   record's last state drawn per kind, its path to it from the table WeChat shares,
+//!   `calendar::shared_path`); about one record in five omits `sale_type` and keeps only
+//!   `sale_type_name`; some orders carry two after-sales.
+//! - Lingxing (`lingxing.rs`): 12 Amazon orders a week (about 360; seed 003 envelope), 1–3
+//!   `item_list` lines each, a later line appearing when its after-sale is made, each line's
+//!   `return_status` moving Pending → Approved → In transit → Received → Completed (or
+//!   Cancelled, Rejected, Closed, Refunded), `gmt_modified` the latest line's change; US (`$`),
+//!   UK (`£`), DE and FR (`€`) marketplaces, money strings with 2, 3, 4 or 6 decimals, some
+//!   `""`; `item_identifier` unique per line, missing or empty on some lines (then `md5_v2` is
+//!   the key); `data[].id` deliberately repeats.
+//! - WeChat (`wechat.rs`): an order every four days; the [`WECHAT_ORDERS`] newest placed by
+//!   `now_ms` are served ([`sandbox_orders`]), each both a transaction-component order
+//!   (`/shop/aftersale/get`, 0–3 after-sales made over the days after delivery, their statuses
+//!   moving through codes 0–19, types 1–3) and a Mini Store order (`/product/order/get`, its
+//!   status moving from unpaid to paid, shipped, done or cancelled; every status 10–250 present
+//!   at any clock) whose `aftersale_order_list` names the same after-sales.
+//! - WeChat Channels (`wechat_channels.rs`): 8 after-sales a week (about 240), walking every
+//!   (type, last status) pair of the facts document's table in turn, from
+//!   `MERCHANT_PROCESSING`; 19-digit ids, some created or moving on exactly at a China
+//!   midnight; `/channels/ec/aftersale/getaftersalelist` (one time pair, at most 24 h, else
+//!   10020004; ends included; 10 ids a page with a keyset `next_key` bound to its window) and
+//!   `/channels/ec/aftersale/getaftersaleorder` (id as a JSON string; unknown or not yet made:
+//!   10021050).
 //!
 //! # Approach: derived, not stored
 //! There is no table and no global state: record `i` of a platform is a pure function of a fixed
-//! seed, `i` and the calendar, through a splitmix64 stream per (purpose, index) (`rng.rs`). Each
-//! record has a cheap *skeleton* (its dates, kind, state, line types: a handful of integer
-//! operations, no strings) and a full rendering. A list call computes the skeletons of all records
-//! (a few hundred, some microseconds), filters them by the requested date range and filters, sorts
-//! the matches as the upstream does (newest first by the queried date; ties by Xiaoe's
-//! `aftersale_id`, by index for Lingxing), and renders only the requested page. A WeChat order is
-//! found by computing the ids of the few dozen orders and rendering only the match. Answers are
-//! `Serialize` structs whose field order follows the seeds; the same request at the same `now_ms`
-//! gives the same bytes (only token values, `request_id` and `response_time` depend on the time
-//! of day).
+//! seed and `i`, through a splitmix64 stream per (purpose, index) (`rng.rs`), read at `now_ms`.
+//! Each record has a cheap *skeleton* (its dates, kind, life, line types: a handful of integer
+//! operations, no strings) and a full rendering. A list call computes the skeletons of the
+//! window's records (a few hundred, some microseconds), filters them by the requested date range
+//! and filters, sorts the matches as the upstream does (newest first by the queried date; ties
+//! by Xiaoe's `aftersale_id`, by index for Lingxing), and renders only the requested page. A
+//! WeChat order is found by computing the ids of the window's orders and rendering only the
+//! match. Answers are `Serialize` structs whose field order follows the seeds; the same request
+//! at the same `now_ms` gives the same bytes.
 //!
 //! # Upstream semantics simulated
 //! - Xiaoe: `created_at` is `"YYYY-MM-DD||YYYY-MM-DD"`, both days included, at most 31 days;
@@ -101,18 +118,13 @@ pub const SANDBOX_LINGXING_APP_SECRET: &str = "lingxing_sandbox_secret";
 pub const SANDBOX_CHANNELS_APPID: &str = "wx_sandbox_channels";
 pub const SANDBOX_CHANNELS_SECRET: &str = "wx_sandbox_channels_secret";
 
-/// Days of data: the range ends at the start of today (China time) and begins this many days
-/// earlier.
+/// Days of data before today (China time): the window is these days and today up to the
+/// caller's clock.
 pub const SPAN_DAYS: i64 = 210;
 
-/// Xiaoe after-sales in the data set.
-pub const XIAOE_RECORDS: usize = 600;
-/// Lingxing records (Amazon orders, each with 1–3 after-sale lines) in the data set.
-pub const LINGXING_RECORDS: usize = 360;
-/// WeChat orders (both the transaction component and the Mini Store) in the data set.
+/// WeChat orders (both the transaction component and the Mini Store) in the window: the newest
+/// placed by the caller's clock, one every four days.
 pub const WECHAT_ORDERS: usize = 40;
-/// WeChat Channels after-sales in the data set.
-pub const CHANNELS_RECORDS: usize = 240;
 
 /// The days the data covers, as the proxy's ranges are written: China-time dates, `to` excluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -122,7 +134,7 @@ pub struct Range {
 }
 
 /// The data's range for a caller whose clock reads `now_ms` (unix milliseconds): the
-/// [`SPAN_DAYS`] days before today, China time.
+/// [`SPAN_DAYS`] days before today and today, China time (`to` is tomorrow).
 pub fn range(now_ms: u64) -> Range {
     let cal = Calendar::at(now_ms);
     Range { from: Date::from_days_since_epoch(cal.first_day), to: Date::from_days_since_epoch(cal.end_day) }
@@ -139,8 +151,8 @@ pub struct SandboxOrder {
     pub aftersales: usize,
 }
 
-/// The WeChat orders of the sandbox on the day of `now_ms` (their `out_order_id` carries their
-/// date, so it moves with the calendar; `order_id` and `openid` do not).
+/// The WeChat orders of the sandbox at `now_ms`: the [`WECHAT_ORDERS`] newest placed by then,
+/// with the after-sales each has by then.
 pub fn sandbox_orders(now_ms: u64) -> Vec<SandboxOrder> {
     wechat::orders(Calendar::at(now_ms))
 }

@@ -7,10 +7,12 @@ use serde_json::{Map, Value};
 use aftersale::http::Response;
 use aftersale::time::Date;
 
-use crate::calendar::{china_local, parse_day, Calendar, Time, CHINA, DAY, HOUR};
+use crate::calendar::{china_local, moment_in, parse_day, Calendar, Life, Time, Week, CHINA, DAY, HOUR, SLOTS};
 use crate::request::{int_of, ok, parse_pairs, reply, text_of, Ctx};
 use crate::rng::{hash_bytes, mix, stream, uuid, Rng, ALNUM, UPPER_ALNUM};
-use crate::LINGXING_RECORDS;
+
+/// Amazon orders with after-sales per day of the week: twelve a week, about 360 in the window.
+pub(crate) const LINGXING_WEEK: Week = [2, 1, 2, 2, 1, 2, 2];
 
 /// The auth server's envelope: a string `code`, `data` null on errors.
 #[derive(Serialize)]
@@ -240,41 +242,122 @@ fn asin(item: usize) -> String {
 const PATTERNS: &[&[u8]] =
     &[&[1], &[1], &[1], &[1], &[1], &[1, 1], &[2, 1], &[2, 1], &[2, 1], &[2], &[2, 1, 1], &[3], &[3], &[3, 2], &[2]];
 
+/// `return_status` values, as the states of a line's [`Life`].
+const STATUS: [&str; 11] = [
+    "",
+    "Pending",
+    "Cancelled",
+    "Rejected",
+    "Refunded",
+    "Approved",
+    "In transit",
+    "Received",
+    "Unit returned to inventory",
+    "Completed",
+    "Closed",
+];
+const BLANK: u8 = 0;
+const PENDING: u8 = 1;
+const CANCELLED: u8 = 2;
+const REJECTED: u8 = 3;
+const REFUNDED: u8 = 4;
+const APPROVED: u8 = 5;
+const IN_TRANSIT: u8 = 6;
+const RECEIVED: u8 = 7;
+const RETURNED: u8 = 8;
+const COMPLETED: u8 = 9;
+const CLOSED: u8 = 10;
+
+/// A line's way to its last status: requested, approved, the goods on their way back, received.
+fn path(kind: u8, last: u8) -> &'static [u8] {
+    match last {
+        BLANK => &[BLANK],
+        PENDING => &[PENDING],
+        CANCELLED => &[PENDING, CANCELLED],
+        REJECTED => &[PENDING, REJECTED],
+        REFUNDED => &[PENDING, REFUNDED],
+        APPROVED => &[PENDING, APPROVED],
+        IN_TRANSIT => &[PENDING, APPROVED, IN_TRANSIT],
+        RECEIVED => &[PENDING, APPROVED, IN_TRANSIT, RECEIVED],
+        RETURNED => &[PENDING, APPROVED, IN_TRANSIT, RECEIVED, RETURNED],
+        COMPLETED if kind == 3 => &[PENDING, APPROVED, IN_TRANSIT, COMPLETED],
+        COMPLETED => &[PENDING, APPROVED, IN_TRANSIT, RECEIVED, COMPLETED],
+        _ => &[PENDING, APPROVED, CLOSED],
+    }
+}
+
+/// A line's last status, and whether it ends refunded.
+fn last_status(r: &mut Rng, kind: u8) -> (u8, bool) {
+    match kind {
+        1 if r.pct(80) => (r.pick(&[BLANK, BLANK, BLANK, BLANK, REFUNDED]), true),
+        1 => (r.pick(&[BLANK, PENDING, CANCELLED, REJECTED]), false),
+        2 => {
+            let st = r.pick(&[
+                PENDING, APPROVED, APPROVED, IN_TRANSIT, RECEIVED, RETURNED, COMPLETED, COMPLETED, CLOSED, REJECTED,
+                CANCELLED,
+            ]);
+            (st, st == COMPLETED && r.pct(50))
+        }
+        _ => (r.pick(&[PENDING, APPROVED, IN_TRANSIT, COMPLETED, CLOSED]), false),
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LSkel {
-    pub index: usize,
+    pub index: u64,
     pub market: usize,
+    /// The after-sale lines that exist at the caller's clock (a later one may be to come).
     pub lines: &'static [u8],
     pub purchase: i64,
     pub deal: i64,
     pub modified: i64,
     pub after: [i64; 3],
+    /// Each line's status at the caller's clock (an index of [`STATUS`]) and since when.
+    pub status: [u8; 3],
     pub update: [i64; 3],
+    /// Whether each line has been refunded by the caller's clock.
+    pub refunded: [bool; 3],
 }
 
-pub(crate) fn l_skel(cal: Calendar, i: usize) -> LSkel {
-    let mut r = Rng::new(stream::L_RECORD, i as u64);
+/// Record `i` (a slot index) as it stands at `now` (China-local seconds).
+pub(crate) fn l_skel(now: i64, i: u64) -> LSkel {
+    let mut r = Rng::new(stream::L_RECORD, i);
     let market = r.pick(&MARKET_WEIGHTS);
-    let lines = r.pick(PATTERNS);
-    // Never on the range's first China day: on a site's clock (up to 16 h behind China) it
-    // would fall before the range.
-    let deal = cal.random_moment(&mut r, cal.days() - 1) + DAY;
+    let pattern = r.pick(PATTERNS);
+    let deal = moment_in(&mut r, (i / SLOTS) as i64);
     let mut after = [deal; 3];
+    let mut status = [BLANK; 3];
     let mut update = [deal; 3];
-    for j in 0..lines.len() {
+    let mut refunded = [false; 3];
+    let mut present = 0;
+    for (j, &kind) in pattern.iter().enumerate() {
         if j > 0 {
-            after[j] = cal.later(&mut r, after[j - 1], 0, 2 * DAY);
+            after[j] = after[j - 1] + r.between(0, 2 * DAY);
         }
-        update[j] = cal.later(&mut r, after[j], HOUR, 10 * DAY);
+        let mut lr = Rng::new(stream::L_LIFE, i * 4 + j as u64);
+        let (last, ends_refunded) = last_status(&mut lr, kind);
+        let life = Life::new(&mut lr, after[j], path(kind, last), |r, _| r.between(HOUR, 3 * DAY));
+        if after[j] <= now {
+            present = j + 1;
+            (status[j], update[j]) = life.at(now);
+            refunded[j] = ends_refunded && status[j] == last;
+        }
     }
-    let modified = update[..lines.len()].iter().copied().max().unwrap_or(deal);
+    let lines = &pattern[..present];
+    let modified = update[..present].iter().copied().max().unwrap_or(deal);
     let purchase = deal - r.between(DAY / 2, 40 * DAY);
-    LSkel { index: i, market, lines, purchase, deal, modified, after, update }
+    LSkel { index: i, market, lines, purchase, deal, modified, after, status, update, refunded }
+}
+
+/// The records of the window that exist at its clock, oldest slot first. Never on the window's
+/// first China day: on a site's clock (up to 16 h behind China) it would fall before it.
+pub(crate) fn skeletons(cal: Calendar) -> impl Iterator<Item = LSkel> {
+    cal.slots(&LINGXING_WEEK, 1).map(move |s| l_skel(cal.now, s.index)).filter(|s| !s.lines.is_empty())
 }
 
 impl LSkel {
     pub fn amazon_order_id(&self) -> String {
-        let mut r = Rng::new(stream::L_DETAIL ^ 0xa0, self.index as u64);
+        let mut r = Rng::new(stream::L_DETAIL ^ 0xa0, self.index);
         let prefix = r.pick(MARKETS[self.market].prefixes);
         format!("{prefix:03}-{:07}-{:07}", r.below(10_000_000), r.below(10_000_000))
     }
@@ -400,8 +483,7 @@ fn parse_query(body: &Map<String, Value>) -> Result<LQuery, String> {
 
 /// The matching records, newest first by the queried date, ties in record order.
 fn select(cal: Calendar, q: &LQuery) -> Vec<LSkel> {
-    let mut hits: Vec<(i64, LSkel)> = (0..LINGXING_RECORDS)
-        .map(|i| l_skel(cal, i))
+    let mut hits: Vec<(i64, LSkel)> = skeletons(cal)
         .filter_map(|s| {
             // Sorted by the stored local text, as a database of site times would.
             let t = s.date(q.date_type);
@@ -475,11 +557,11 @@ struct LLine {
 
 fn l_lines(s: &LSkel, decimals: u32) -> Vec<LLine> {
     let m = &MARKETS[s.market];
-    let mut r = Rng::new(stream::L_DETAIL, s.index as u64);
+    let mut r = Rng::new(stream::L_DETAIL, s.index);
     let main = r.below(AMAZON_ITEMS.len() as u64) as usize;
     let mut lines = Vec::with_capacity(s.lines.len());
     for (j, &kind) in s.lines.iter().enumerate() {
-        let mut lr = Rng::new(stream::L_LINE, (s.index * 4 + j) as u64);
+        let mut lr = Rng::new(stream::L_LINE, s.index * 4 + j as u64);
         // Two refund lines in a row are two products; a refund after a return is the same one.
         let item = if j > 0 && kind == 1 && s.lines[j - 1] == 1 {
             (main + 1 + lr.below(AMAZON_ITEMS.len() as u64 - 1) as usize) % AMAZON_ITEMS.len()
@@ -487,27 +569,7 @@ fn l_lines(s: &LSkel, decimals: u32) -> Vec<LLine> {
             main
         };
         let qty = lr.pick(&[1, 1, 1, 1, 2, 3]);
-        let (status, refunded) = match kind {
-            1 if lr.pct(80) => (lr.pick(&["", "", "", "", "Refunded"]), true),
-            1 => (lr.pick(&["", "Pending", "Cancelled", "Rejected"]), false),
-            2 => {
-                let st = lr.pick(&[
-                    "Pending",
-                    "Approved",
-                    "Approved",
-                    "In transit",
-                    "Received",
-                    "Unit returned to inventory",
-                    "Completed",
-                    "Completed",
-                    "Closed",
-                    "Rejected",
-                    "Cancelled",
-                ]);
-                (st, st == "Completed" && lr.pct(50))
-            }
-            _ => (lr.pick(&["Pending", "Approved", "In transit", "Completed", "Closed"]), false),
-        };
+        let (status, refunded) = (STATUS[s.status[j] as usize], s.refunded[j]);
         let mut refund = Vec::new();
         let mut cost = Vec::new();
         if refunded {
@@ -619,7 +681,7 @@ struct Line {
 
 fn record(s: &LSkel) -> Record {
     let m = &MARKETS[s.market];
-    let mut r = Rng::new(stream::L_DETAIL ^ 0x5c, s.index as u64);
+    let mut r = Rng::new(stream::L_DETAIL ^ 0x5c, s.index);
     let decimals = r.pick(m.decimals);
     let lines = l_lines(s, decimals);
     let main = &AMAZON_ITEMS[lines[0].item];
@@ -672,14 +734,18 @@ fn after_type_name(kind: u8) -> &'static str {
 }
 
 fn line(s: &LSkel, m: &Market, j: usize, l: &LLine, decimals: u32) -> Line {
-    let mut r = Rng::new(stream::L_LINE ^ 0x77, (s.index * 4 + j) as u64);
+    let mut r = Rng::new(stream::L_LINE ^ 0x77, s.index * 4 + j as u64);
     let it = &AMAZON_ITEMS[l.item];
     let asin = asin(l.item);
     let refund_total: u64 = l.refund.iter().map(|(_, u)| u).sum();
     let cost_total: u64 = l.cost.iter().map(|(_, u)| u).sum();
     let refunded = refund_total > 0;
+    // What comes with a status has a stream of its own, so a line moving on keeps the rest (and
+    // an RMA keeps its number once the goods are on their way).
+    let own = |salt: u64| Rng::new(stream::L_LINE ^ salt, s.index * 4 + j as u64);
+    let mut money = own(0x101);
     // Now and then the amount comes without its symbol, which is then in refund_currency_icon.
-    let bare = refunded && r.pct(10);
+    let bare = refunded && money.pct(10);
     let symbol = if bare { "" } else { m.symbol };
     let after_days = (s.after[j] - s.purchase) / DAY;
     let shipped_back = l.kind != 1 && !matches!(l.status, "Pending" | "Approved" | "Cancelled" | "Rejected");
@@ -694,7 +760,7 @@ fn line(s: &LSkel, m: &Market, j: usize, l: &LLine, decimals: u32) -> Line {
             parts.iter().map(|(t, u)| Detail { kind: t, amount: amount(negative, m.symbol, *u, decimals) }).collect()
         })
     };
-    let refund_currency_icon = if bare || (refunded && r.pct(50)) { m.symbol } else { "" };
+    let refund_currency_icon = if bare || (refunded && money.pct(50)) { m.symbol } else { "" };
     let after_reason = match l.kind {
         1 => r.pick(&[
             "",
@@ -715,11 +781,12 @@ fn line(s: &LSkel, m: &Market, j: usize, l: &LLine, decimals: u32) -> Line {
             "CR-NO_REASON_GIVEN",
         ]),
     };
-    let inventory_attributes = if received { r.pick(&["SELLABLE", "DEFECTIVE", "CUSTOMER_DAMAGED"]) } else { "" };
+    let mut receipt = own(0x102);
+    let inventory_attributes = if received { receipt.pick(&["SELLABLE", "DEFECTIVE", "CUSTOMER_DAMAGED"]) } else { "" };
     let mut lpn_number = String::new();
     if received {
         lpn_number.push_str("LPN");
-        r.push_from(&mut lpn_number, 10, UPPER_ALNUM);
+        receipt.push_from(&mut lpn_number, 10, UPPER_ALNUM);
     }
     let buyers_note = if r.pct(35) {
         r.pick(&[
@@ -736,11 +803,12 @@ fn line(s: &LSkel, m: &Market, j: usize, l: &LLine, decimals: u32) -> Line {
     };
     let (mut rma, mut waybill) = (String::new(), String::new());
     let carriers = if shipped_back || (l.kind != 1 && l.status == "Approved") {
-        r.push_from(&mut rma, 8, ALNUM);
+        own(0x103).push_from(&mut rma, 8, ALNUM);
         rma.push_str("RMA");
         if shipped_back {
-            r.push_digits(&mut waybill, 22);
-            r.pick(m.carriers)
+            let mut parcel = own(0x104);
+            parcel.push_digits(&mut waybill, 22);
+            parcel.pick(m.carriers)
         } else {
             ""
         }
@@ -748,8 +816,9 @@ fn line(s: &LSkel, m: &Market, j: usize, l: &LLine, decimals: u32) -> Line {
         ""
     };
     let exchange = if l.kind == 3 && matches!(l.status, "Approved" | "In transit" | "Completed") {
-        let p = r.pick(m.prefixes);
-        format!("{p:03}-{:07}-{:07}", r.below(10_000_000), r.below(10_000_000))
+        let mut e = own(0x105);
+        let p = e.pick(m.prefixes);
+        format!("{p:03}-{:07}-{:07}", e.below(10_000_000), e.below(10_000_000))
     } else {
         String::new()
     };
@@ -757,7 +826,7 @@ fn line(s: &LSkel, m: &Market, j: usize, l: &LLine, decimals: u32) -> Line {
     r.push_hex(&mut md5, 32);
     let mut md5_new = String::new();
     r.push_hex(&mut md5_new, 32);
-    let mut id = Rng::new(stream::L_LINE ^ 0x1d, (s.index * 4 + j) as u64);
+    let mut id = Rng::new(stream::L_LINE ^ 0x1d, s.index * 4 + j as u64);
     let mut identifier = String::new();
     id.push_hex(&mut identifier, 32);
     let mut md5_v2 = String::new();

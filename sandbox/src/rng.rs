@@ -31,11 +31,13 @@ pub(crate) mod stream {
     pub const L_DETAIL: u64 = 12;
     pub const L_LINE: u64 = 13;
     pub const L_ASIN: u64 = 14;
+    pub const L_LIFE: u64 = 15;
     pub const W_ID: u64 = 21;
     pub const W_ORDER: u64 = 22;
     pub const W_AFTERSALE: u64 = 23;
     pub const W_BUYER: u64 = 24;
     pub const W_PRODUCT: u64 = 25;
+    pub const W_LIFE: u64 = 26;
     pub const TOKEN: u64 = 31;
     pub const C_RECORD: u64 = 41;
     pub const C_DETAIL: u64 = 42;

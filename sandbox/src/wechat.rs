@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use aftersale::http::Response;
 
-use crate::calendar::{compact_time, Calendar, Time, CHINA, DAY, HOUR};
+use crate::calendar::{compact_time, moment_in, shared_delay, shared_path, Calendar, Life, Time, CHINA, DAY, HOUR};
 use crate::request::{ok, text_of, Ctx};
 use crate::rng::{stream, token_value, Rng, OPENID_CHARS};
 use crate::{SandboxOrder, K, WECHAT_ORDERS};
@@ -105,16 +105,29 @@ pub(crate) fn jscode2session(ctx: &Ctx<'_>) -> Response {
     }
 }
 
-/// The orders of the data set, for the console and tests.
+/// The orders of the window at the caller's clock, for the console and tests, with the
+/// after-sales each has by then.
 pub(crate) fn orders(cal: Calendar) -> Vec<SandboxOrder> {
-    (0..WECHAT_ORDERS)
+    window(cal)
         .map(|k| SandboxOrder {
             order_id: w_order_id(k).to_string(),
-            out_order_id: w_out_order_id(cal, k),
+            out_order_id: w_out_order_id(k),
             openid: w_openid(w_buyer(k)),
-            aftersales: W_AFTERSALES[k % 10],
+            aftersales: w_order(cal.now, k).aftersales.len(),
         })
         .collect()
+}
+
+/// An order is placed every this many days: order `k` on day `k * ORDER_EVERY_DAYS`.
+const ORDER_EVERY_DAYS: i64 = 4;
+
+/// The [`WECHAT_ORDERS`] newest orders placed by the caller's clock, oldest first.
+pub(crate) fn window(cal: Calendar) -> std::ops::RangeInclusive<usize> {
+    let mut last = cal.now.div_euclid(DAY).div_euclid(ORDER_EVERY_DAYS).max(WECHAT_ORDERS as i64) as usize;
+    if w_created(last) > cal.now {
+        last -= 1;
+    }
+    last + 1 - WECHAT_ORDERS..=last
 }
 
 struct WGoods {
@@ -169,7 +182,8 @@ const SURNAMES: &[&str] = &["陈", "李", "王", "张", "刘", "杨", "黄", "�
 /// After-sales per order, by `k % 10` (12 per ten orders).
 const W_AFTERSALES: [usize; 10] = [1, 2, 0, 1, 3, 1, 0, 2, 1, 1];
 const W_AFTERSALES_BEFORE: [usize; 10] = [0, 1, 3, 3, 4, 7, 8, 8, 10, 11];
-/// Statuses of the orders with no after-sale (`k % 10` is 2 or 6): every pre-sale status.
+/// Statuses of the orders with no after-sale (`k % 10` is 2 or 6), by `k / 10 % 4`: every
+/// pre-sale status.
 const W_PLAIN_STATUS: [i64; 8] = [10, 250, 15, 16, 17, 20, 30, 100];
 
 pub(crate) fn w_order_id(k: usize) -> u64 {
@@ -192,13 +206,13 @@ fn w_openid(buyer: u64) -> String {
     s
 }
 
-fn w_created(cal: Calendar, k: usize) -> i64 {
-    cal.random_moment(&mut Rng::new(stream::W_ORDER, k as u64), cal.days() - 25)
+fn w_created(k: usize) -> i64 {
+    moment_in(&mut Rng::new(stream::W_ORDER, k as u64), k as i64 * ORDER_EVERY_DAYS)
 }
 
 /// The merchant's own order id: `SO`, the order's time, a serial.
-pub(crate) fn w_out_order_id(cal: Calendar, k: usize) -> String {
-    format!("SO{}{:04}", compact_time(w_created(cal, k)), 1000 + k * 7)
+pub(crate) fn w_out_order_id(k: usize) -> String {
+    format!("SO{}{:04}", compact_time(w_created(k)), 1000 + k * 7)
 }
 
 fn w_product_ids(goods: usize, attr: usize) -> (u64, u64) {
@@ -242,8 +256,10 @@ struct WOrder {
     out_order_id: String,
     buyer: u64,
     openid: String,
+    /// The order's status at the caller's clock.
     status: i64,
     created: i64,
+    /// Each event once it has happened by the caller's clock.
     paid: Option<i64>,
     shipped: Option<i64>,
     done: Option<i64>,
@@ -251,12 +267,70 @@ struct WOrder {
     lines: Vec<WLine>,
     freight: i64,
     discount: i64,
+    /// The after-sales made by the caller's clock, each as it stands then.
     aftersales: Vec<WAfter>,
 }
 
-fn w_order(cal: Calendar, k: usize) -> WOrder {
+/// An order's status at `now` on its way to `last`: unpaid (10) until paid, awaiting shipment
+/// (20) until shipped, shipped (30) until done; `closed` is when a cancelled order (200, 250)
+/// was cancelled.
+fn order_status(
+    last: i64,
+    now: i64,
+    paid: Option<i64>,
+    shipped: Option<i64>,
+    done: Option<i64>,
+    closed: Option<i64>,
+) -> i64 {
+    let by = |t: Option<i64>| t.is_some_and(|t| t <= now);
+    match last {
+        10 => 10,
+        250 => {
+            if by(closed) {
+                250
+            } else {
+                10
+            }
+        }
+        _ if !by(paid) => 10,
+        21 | 30 => {
+            if by(shipped) {
+                last
+            } else {
+                20
+            }
+        }
+        100 if by(done) => 100,
+        100 => {
+            if by(shipped) {
+                30
+            } else {
+                20
+            }
+        }
+        200 => {
+            if by(closed) {
+                200
+            } else {
+                20
+            }
+        }
+        _ => last,
+    }
+}
+
+/// A shop's after-sales take longer than a course's: goods travel both ways.
+fn slower(r: &mut Rng, next: u8) -> i64 {
+    match next {
+        3 | 12 => shared_delay(r, next),
+        _ => r.between(2 * HOUR, 6 * DAY),
+    }
+}
+
+/// Order `k` as it stands at `now` (China-local seconds).
+fn w_order(now: i64, k: usize) -> WOrder {
     let mut r = Rng::new(stream::W_ORDER ^ 0x3f, k as u64);
-    let created = w_created(cal, k);
+    let created = w_created(k);
     let n_lines = if r.pct(30) { 2 } else { 1 };
     let mut lines: Vec<WLine> = Vec::with_capacity(n_lines);
     while lines.len() < n_lines {
@@ -272,8 +346,8 @@ fn w_order(cal: Calendar, k: usize) -> WOrder {
     for l in &mut lines {
         l.qty = l.qty.max(n_after as i64);
     }
-    // Statuses of the after-sales: the g-th after-sale of the data set has code 7g mod 20, so the
-    // first twenty cover every code 0–19.
+    // Last statuses of the after-sales: the g-th after-sale of all has code 7g mod 20, so any
+    // twenty in a row cover every code 0–19.
     let first_global = 12 * (k / 10) + W_AFTERSALES_BEFORE[k % 10];
     let codes: Vec<u8> = (0..n_after).map(|j| ((first_global + j) * 7 % 20) as u8).collect();
     let kinds: Vec<K> = codes
@@ -285,63 +359,67 @@ fn w_order(cal: Calendar, k: usize) -> WOrder {
             _ => K::Refund,
         })
         .collect();
-    let status = if n_after == 0 {
-        W_PLAIN_STATUS[(k / 10) * 2 + usize::from(k % 10 == 6)]
+    let last_status = if n_after == 0 {
+        W_PLAIN_STATUS[(k / 10 % 4) * 2 + usize::from(k % 10 == 6)]
     } else if kinds.iter().any(|&k| k != K::Refund) {
         [30, 100, 21][k % 3]
     } else {
         [20, 21, 100, 200, 30][k % 5]
     };
-    let paid = (status != 10 && status != 250).then(|| created + r.between(15, 900));
-    let shipped = matches!(status, 21 | 30 | 100).then(|| paid.unwrap_or(created) + r.between(2 * HOUR, 3 * DAY));
-    let done = (status == 100).then(|| shipped.unwrap_or(created) + r.between(DAY, 4 * DAY));
+    let paid = (last_status != 10 && last_status != 250).then(|| created + r.between(15, 900));
+    let shipped = matches!(last_status, 21 | 30 | 100).then(|| paid.unwrap_or(created) + r.between(2 * HOUR, 3 * DAY));
+    let done = (last_status == 100).then(|| shipped.unwrap_or(created) + r.between(DAY, 4 * DAY));
     let product_price: i64 = lines.iter().map(|l| WECHAT_GOODS[l.goods].price * l.qty).sum();
     let freight = if product_price < 9900 { 800 } else { 0 };
     let discount = if r.pct(35) { r.pick(&[500, 1000, 2000, 3000]).min(product_price / 2) } else { 0 };
 
     let mut aftersales = Vec::with_capacity(n_after);
     let mut t = done.or(shipped).or(paid).unwrap_or(created);
+    let mut settled = t;
     for (j, (&code, &kind)) in codes.iter().zip(&kinds).enumerate() {
         let mut ar = Rng::new(stream::W_AFTERSALE, (k * 4 + j) as u64);
         let line = ar.below(lines.len() as u64) as usize;
         let qty = if n_after > 1 { 1 } else { ar.between(1, lines[line].qty) };
         let requested = if kind == K::Exchange { 0 } else { WECHAT_GOODS[lines[line].goods].price * qty };
-        let refund = if matches!(code, 11..=14) { requested } else { 0 };
-        let created = cal.later(&mut ar, t, 30 * 60, 3 * DAY);
-        let updated = if code == 0 { created } else { cal.later(&mut ar, created, 10 * 60, 6 * DAY) };
+        let created = t + ar.between(HOUR, 7 * DAY);
         t = created;
         let id = 1_000_000_000_000_000 + ar.below(9_000_000_000_000_000);
-        let out_id = ar.pct(75).then(|| format!("AS{}{:02}", &w_out_order_id(cal, k)[2..], j + 1));
+        let out_id = ar.pct(75).then(|| format!("AS{}{:02}", &w_out_order_id(k)[2..], j + 1));
         let reason = match kind {
             K::Refund => ar.pick(&["不想要了", "拍错了/多拍了", "未按约定时间发货", "协商一致退款", "其他"]),
             K::Return => ar.pick(&["七天无理由退货", "质量问题", "商品破损/少件", "与商品描述不符"]),
             K::Exchange => ar.pick(&["尺码不合适", "颜色/款式不喜欢", "商品有瑕疵"]),
         };
-        aftersales.push(WAfter {
-            id,
-            out_id,
-            kind,
-            status: code,
-            line,
-            qty,
-            requested,
-            refund,
-            reason,
-            created,
-            updated,
-        });
+        let life = Life::new(&mut Rng::new(stream::W_LIFE, (k * 4 + j) as u64), created, shared_path(code), slower);
+        settled = settled.max(life.last().1);
+        if created > now {
+            continue;
+        }
+        let (status, updated) = life.at(now);
+        let refund = if matches!(status, 11..=14) { requested } else { 0 };
+        aftersales.push(WAfter { id, out_id, kind, status, line, qty, requested, refund, reason, created, updated });
     }
+    // A cancelled order is cancelled once its after-sales are settled (200) or soon after it was
+    // placed, unpaid (250).
+    let closed = match last_status {
+        200 => Some(settled + r.between(60, HOUR)),
+        250 => Some(created + r.between(15 * 60, HOUR)),
+        _ => None,
+    };
+    let status = order_status(last_status, now, paid, shipped, done, closed);
+    let happened = |t: Option<i64>| t.filter(|&t| t <= now);
+    let (paid, shipped, done) = (happened(paid), happened(shipped), happened(done));
     let updated = aftersales
         .iter()
         .map(|a| a.updated)
-        .chain([created, paid.unwrap_or(0), shipped.unwrap_or(0), done.unwrap_or(0)])
+        .chain([created, paid.unwrap_or(0), shipped.unwrap_or(0), done.unwrap_or(0), happened(closed).unwrap_or(0)])
         .max()
         .unwrap_or(created);
     let buyer = w_buyer(k);
     WOrder {
         k,
         order_id: w_order_id(k),
-        out_order_id: w_out_order_id(cal, k),
+        out_order_id: w_out_order_id(k),
         buyer,
         openid: w_openid(buyer),
         status,
@@ -429,16 +507,16 @@ pub(crate) fn shop_aftersales(ctx: &Ctx<'_>) -> Response {
         return error(9401020, "invalid parameter: openid missing");
     }
     let k = if let Some(id) = order_id_of(body.get("order_id")) {
-        (0..WECHAT_ORDERS).find(|&k| w_order_id(k) == id)
+        window(ctx.cal).find(|&k| w_order_id(k) == id)
     } else if let Some(out) = body.get("out_order_id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
-        (0..WECHAT_ORDERS).find(|&k| w_out_order_id(ctx.cal, k) == out)
+        window(ctx.cal).find(|&k| w_out_order_id(k) == out)
     } else {
         return error(9401020, "invalid parameter: order_id or out_order_id required");
     };
     let Some(k) = k.filter(|&k| w_openid(w_buyer(k)) == openid) else {
         return invalid_order();
     };
-    let order = w_order(ctx.cal, k);
+    let order = w_order(ctx.cal.now, k);
     let aftersale_infos = order
         .aftersales
         .iter()
@@ -612,10 +690,10 @@ pub(crate) fn store_order(ctx: &Ctx<'_>) -> Response {
     let Some(id) = order_id_of(body.get("order_id")) else {
         return error(9401020, "invalid parameter: order_id required");
     };
-    let Some(k) = (0..WECHAT_ORDERS).find(|&k| w_order_id(k) == id) else {
+    let Some(k) = window(ctx.cal).find(|&k| w_order_id(k) == id) else {
         return error(9401020, "invalid parameter: order not found");
     };
-    ok(&StoreAnswer { errcode: 0, errmsg: "ok", order: store(&w_order(ctx.cal, k)) })
+    ok(&StoreAnswer { errcode: 0, errmsg: "ok", order: store(&w_order(ctx.cal.now, k)) })
 }
 
 fn store(order: &WOrder) -> StoreOrder {
@@ -644,7 +722,9 @@ fn store(order: &WOrder) -> StoreOrder {
             }
         })
         .collect();
+    // Payment and delivery draw from streams of their own: an order moving on keeps the rest.
     let pay_info = order.paid.map(|paid| {
+        let mut r = Rng::new(stream::W_ORDER ^ 0x52, order.k as u64);
         let mut prepay_id = format!("wx{}", compact_time(paid));
         r.push_hex(&mut prepay_id, 20);
         let mut transaction_id = String::from("4200002");
@@ -658,6 +738,7 @@ fn store(order: &WOrder) -> StoreOrder {
         }
     });
     let delivery_product_info = order.shipped.map(|_| {
+        let mut r = Rng::new(stream::W_ORDER ^ 0x53, order.k as u64);
         let carrier = r.pick(&["SF", "YTO", "ZTO", "STO", "YD", "JD"]);
         let mut waybill_id = String::from(carrier);
         r.push_digits(&mut waybill_id, 13);

@@ -2,7 +2,8 @@
 //! 24 h, `next_key`) and one after-sale by id, on the calendar like the other upstreams. The
 //! token is WeChat's stable token (`wechat::token`, shared path).
 //!
-//! Record `i` is a pure function of `i` and the calendar. The list is ascending by the queried
+//! Record `i` (a slot of an absolute day) is a pure function of `i`; the caller's clock decides
+//! whether it exists yet and how far its status has moved. The list is ascending by the queried
 //! time, then id; a window's ends are both included (the facts document leaves it open, §13),
 //! so a record exactly on a midnight is listed in two adjacent windows, as the real one may do.
 //! `next_key` is a keyset cursor (the last time and index served) bound to its window.
@@ -12,11 +13,13 @@ use serde_json::Value;
 
 use aftersale::http::Response;
 
-use crate::calendar::{Calendar, CHINA, DAY};
+use crate::calendar::{moment_in, slot_of, Calendar, Life, Week, CHINA, DAY};
 use crate::request::{int_of, ok, Ctx};
 use crate::rng::{stream, Rng};
 use crate::wechat::Error;
-use crate::CHANNELS_RECORDS;
+
+/// After-sales created per day of the week: eight a week, about 240 in the window.
+pub(crate) const CHANNELS_WEEK: Week = [1, 1, 2, 1, 1, 1, 1];
 
 /// Ids a list page holds (not settable on the real API either).
 const PAGE_SIZE: usize = 10;
@@ -64,56 +67,94 @@ const REASONS: &[(&str, &str)] = &[
 /// A record's dates and kind: cheap, for filtering and sorting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CSkel {
-    pub index: usize,
+    pub index: u64,
     /// Unix seconds.
     pub create: i64,
+    /// The time of its status at the caller's clock.
     pub update: i64,
+    /// Its status at the caller's clock, an index of [`STATUSES`].
     pub status: usize,
     pub kind: usize,
 }
 
-pub(crate) fn c_id(i: usize) -> String {
-    (ID_BASE + i as u64 * 1_000_003).to_string()
+pub(crate) fn c_id(i: u64) -> String {
+    (ID_BASE + i * 1_000_003).to_string()
 }
 
-fn index_of(id: &str) -> Option<usize> {
+/// The slot index an id names, if it names one.
+fn index_of(id: &str) -> Option<u64> {
     let n: u64 = id.parse().ok()?;
     let off = n.checked_sub(ID_BASE)?;
-    let i = usize::try_from(off / 1_000_003).ok()?;
-    (off % 1_000_003 == 0 && i < CHANNELS_RECORDS).then_some(i)
+    let i = off / 1_000_003;
+    (off % 1_000_003 == 0 && slot_of(&CHANNELS_WEEK, i).is_some()).then_some(i)
 }
 
-pub(crate) fn c_skel(cal: Calendar, i: usize) -> CSkel {
-    let mut r = Rng::new(stream::C_RECORD, i as u64);
-    let days = cal.days();
-    // Local seconds, China time; every 11th record exactly on a midnight (window boundaries).
-    let created_local =
-        if i % 11 == 0 { cal.start() + r.below(days as u64) as i64 * DAY } else { cal.random_moment(&mut r, days) };
-    let updated_local = if i % 13 == 0 {
-        // Updated exactly at a later midnight, when one is left in the range.
-        let next = (created_local.div_euclid(DAY) + 1) * DAY;
-        if next < cal.end() {
-            next
-        } else {
-            created_local
-        }
-    } else {
-        cal.later(&mut r, created_local, 0, 5 * DAY)
-    };
-    // The first records walk every (type, status) pair.
-    let pair =
-        if i < STATUSES.len() * TYPES.len() { i } else { r.below((STATUSES.len() * TYPES.len()) as u64) as usize };
-    CSkel {
-        index: i,
-        create: created_local - CHINA,
-        update: updated_local - CHINA,
-        status: pair % STATUSES.len(),
-        kind: pair / STATUSES.len() % TYPES.len(),
+/// The way to a last status (indices of [`STATUSES`]): the merchant processes the request, the
+/// buyer sends the goods back, the merchant receives them, the money or the new goods go out.
+fn path(last: u8) -> &'static [u8] {
+    const PROCESSING: u8 = 1;
+    match last {
+        PROCESSING => &[PROCESSING],
+        4 => &[PROCESSING, 4],
+        5 => &[PROCESSING, 4, 5],
+        6 => &[PROCESSING, 4, 6],
+        9 => &[PROCESSING, 4, 6, 9],
+        19 => &[PROCESSING, 4, 6, 19],
+        20 => &[PROCESSING, 4, 6, 20],
+        21 => &[PROCESSING, 4, 6, 20, 21],
+        8 => &[PROCESSING, 10, 8],
+        11 => &[PROCESSING, 10, 11],
+        13 => &[PROCESSING, 10, 11, 13],
+        0 => &[PROCESSING, 0],
+        2 => &[PROCESSING, 2],
+        3 => &[PROCESSING, 3],
+        7 => &[PROCESSING, 7],
+        10 => &[PROCESSING, 10],
+        12 => &[PROCESSING, 12],
+        14 => &[PROCESSING, 14],
+        15 => &[PROCESSING, 15],
+        16 => &[PROCESSING, 16],
+        17 => &[PROCESSING, 17],
+        18 => &[PROCESSING, 18],
+        _ => &[PROCESSING, 22],
     }
 }
 
-fn skeletons(cal: Calendar) -> impl Iterator<Item = CSkel> {
-    (0..CHANNELS_RECORDS).map(move |i| c_skel(cal, i))
+/// Record `i` (a slot index) as it stands at `now` (China-local seconds); `None` for an index
+/// no slot has.
+pub(crate) fn c_skel(now: i64, i: u64) -> Option<CSkel> {
+    let slot = slot_of(&CHANNELS_WEEK, i)?;
+    let mut r = Rng::new(stream::C_RECORD, i);
+    // Local seconds, China time; every 11th record exactly on a midnight (window boundaries).
+    let created_local = if slot.seq % 11 == 0 { slot.day * DAY } else { moment_in(&mut r, slot.day) };
+    // Every 13th moves on exactly at the next midnight.
+    let on_midnight = slot.seq % 13 == 0;
+    let mut first_step = true;
+    let delay = |r: &mut Rng, _| {
+        if std::mem::take(&mut first_step) && on_midnight {
+            (created_local.div_euclid(DAY) + 1) * DAY - created_local
+        } else {
+            r.between(10 * 60, 2 * DAY)
+        }
+    };
+    // The records walk every (type, last status) pair in turn.
+    let pair = (slot.seq % (STATUSES.len() * TYPES.len()) as u64) as usize;
+    let life = Life::new(&mut r, created_local, path((pair % STATUSES.len()) as u8), delay);
+    let (status, updated_local) = life.at(now);
+    Some(CSkel {
+        index: i,
+        create: created_local - CHINA,
+        update: updated_local - CHINA,
+        status: usize::from(status),
+        kind: pair / STATUSES.len() % TYPES.len(),
+    })
+}
+
+/// The records of the window that exist at its clock.
+pub(crate) fn skeletons(cal: Calendar) -> impl Iterator<Item = CSkel> {
+    cal.slots(&CHANNELS_WEEK, 0)
+        .filter_map(move |s| c_skel(cal.now, s.index))
+        .filter(move |s| s.create + CHINA <= cal.now)
 }
 
 fn error(errcode: i64, errmsg: &str) -> Response {
@@ -181,7 +222,7 @@ pub(crate) fn list(ctx: &Ctx<'_>) -> Response {
         Some(_) => return error(47001, "data format error: next_key must be a string"),
     };
     let time = |s: &CSkel| if by_update { s.update } else { s.create };
-    let mut hits: Vec<(i64, usize)> = skeletons(ctx.cal)
+    let mut hits: Vec<(i64, u64)> = skeletons(ctx.cal)
         .filter(|s| (begin..=end).contains(&time(s)))
         .map(|s| (time(&s), s.index))
         .filter(|k| after.is_none_or(|a| *k > a))
@@ -199,7 +240,7 @@ pub(crate) fn list(ctx: &Ctx<'_>) -> Response {
     })
 }
 
-fn parse_key(key: &str, window: &str) -> Option<(i64, usize)> {
+fn parse_key(key: &str, window: &str) -> Option<(i64, u64)> {
     let rest = key.strip_prefix(window)?.strip_prefix('.')?;
     let (t, i) = rest.split_once('.')?;
     Some((t.parse().ok()?, i.parse().ok()?))
@@ -224,13 +265,16 @@ pub(crate) fn detail(ctx: &Ctx<'_>) -> Response {
         Some(_) => return error(47001, "data format error: after_sale_order_id must be a string"),
         None => return error(47001, "data format error: after_sale_order_id missing"),
     };
-    let Some(i) = index_of(&id) else { return error(10021050, "售后单不存在") };
-    ok(&OrderAnswer { errcode: 0, errmsg: "ok", after_sale_order: render(c_skel(ctx.cal, i)) })
+    // Any record born by now, in the window or before it (a mirror looks old ones up too).
+    match index_of(&id).and_then(|i| c_skel(ctx.cal.now, i)).filter(|s| s.create + CHINA <= ctx.cal.now) {
+        Some(s) => ok(&OrderAnswer { errcode: 0, errmsg: "ok", after_sale_order: render(s) }),
+        None => error(10021050, "售后单不存在"),
+    }
 }
 
 /// The full `after_sale_order` (§5.3), fields by status as the facts document describes.
 pub(crate) fn render(s: CSkel) -> Value {
-    let mut r = Rng::new(stream::C_DETAIL, s.index as u64);
+    let mut r = Rng::new(stream::C_DETAIL, s.index);
     let (status, finished) = STATUSES[s.status];
     let kind = TYPES[s.kind];
     let count = 1 + r.below(3) as i64;
@@ -239,7 +283,7 @@ pub(crate) fn render(s: CSkel) -> Value {
     let shipped =
         kind != "REFUND" && !matches!(status, "MERCHANT_PROCESSING" | "USER_WAIT_RETURN" | "MERCHANT_REJECT_RETURN");
     let (waybill, delivery_id, delivery_name) = if shipped {
-        (format!("SF{}", 1_400_000_000_000u64 + s.index as u64 * 7919), "SF", "顺丰速运")
+        (format!("SF{}", 1_400_000_000_000u64 + s.index * 7919), "SF", "顺丰速运")
     } else {
         (String::new(), "", "")
     };
@@ -253,7 +297,7 @@ pub(crate) fn render(s: CSkel) -> Value {
         "status": status,
         "openid": format!("o9AgO5Sandbox{:014}", s.index * 37),
         "unionid": format!("oUnion{:016}", s.index * 53),
-        "product_info": {"product_id": (10_000_000_000u64 + s.index as u64 % 17).to_string(), "sku_id": (20_000_000_000u64 + s.index as u64 % 29).to_string(), "count": count},
+        "product_info": {"product_id": (10_000_000_000u64 + s.index % 17).to_string(), "sku_id": (20_000_000_000u64 + s.index % 29).to_string(), "count": count},
         "details": {"desc": "商品与描述不符，申请售后", "receive_product": shipped, "prove_imgs": []},
         "refund_info": {"amount": unit * count, "refund_reason": 1},
         "return_info": {"waybill_id": waybill, "delivery_id": delivery_id, "delivery_name": delivery_name},
@@ -263,7 +307,7 @@ pub(crate) fn render(s: CSkel) -> Value {
         "reason": reason,
         "reason_text": reason_text,
         "type": kind,
-        "order_id": (3_705_115_058_000_000_000u64 + s.index as u64 * 131).to_string(),
+        "order_id": (3_705_115_058_000_000_000u64 + s.index * 131).to_string(),
     });
     if deadline > 0 {
         rec["deadline"] = deadline.into();

@@ -5,10 +5,15 @@ use serde_json::{Map, Value};
 
 use aftersale::http::Response;
 
-use crate::calendar::{parse_day, Calendar, Time, CHINA, DAY, HOUR};
+use crate::calendar::{
+    moment_in, parse_day, shared_delay, shared_path, Calendar, Life, Time, Week, CHINA, DAY, HOUR, SLOTS,
+};
 use crate::request::{int_of, ok, text_of, Ctx};
 use crate::rng::{mix, stream, token_value, Rng, ALNUM};
-use crate::{K, XIAOE_RECORDS};
+use crate::K;
+
+/// After-sales created per day of the week: twenty a week, about 600 in the window.
+pub(crate) const XIAOE_WEEK: Week = [3, 2, 4, 3, 2, 3, 3];
 
 /// Xiaoe's envelope: `{code, msg, data}`, `data` null on errors.
 #[derive(Serialize)]
@@ -154,10 +159,10 @@ const XIAOE_REFUND_STATES: &[u8] = &[0, 0, 1, 1, 2, 3, 4, 4, 9, 10, 11, 12, 13, 
 const XIAOE_RETURN_STATES: &[u8] = &[0, 1, 2, 3, 5, 5, 6, 6, 7, 8, 8, 11, 12, 14, 14, 14, 14, 14];
 const XIAOE_EXCHANGE_STATES: &[u8] = &[0, 1, 2, 6, 8, 15, 15, 15, 15, 16, 16, 17, 17, 18, 19, 19];
 
-/// The order an after-sale belongs to: its own, or (for about one odd record in eight) the
-/// previous record's, so some orders carry two after-sales.
-fn x_owner(i: usize) -> usize {
-    if i % 2 == 1 && Rng::new(stream::X_PAIR, (i / 2) as u64).pct(12) {
+/// The order an after-sale belongs to: its own, or (for about one odd slot in eight) the
+/// previous slot's of the same day, so some orders carry two after-sales.
+fn x_owner(i: u64) -> u64 {
+    if i % SLOTS % 2 == 1 && Rng::new(stream::X_PAIR, i / 2).pct(12) {
         i - 1
     } else {
         i
@@ -182,9 +187,9 @@ struct XOrder {
     coupon: i64,
 }
 
-fn x_order(cal: Calendar, owner: usize) -> XOrder {
-    let mut r = Rng::new(stream::X_ORDER, owner as u64);
-    let first_aftersale = cal.random_moment(&mut r, cal.days());
+fn x_order(owner: u64) -> XOrder {
+    let mut r = Rng::new(stream::X_ORDER, owner);
+    let first_aftersale = moment_in(&mut r, (owner / SLOTS) as i64);
     let placed = first_aftersale - r.between(600, 20 * DAY);
     let physical = r.pct(40);
     let line = |r: &mut Rng| {
@@ -210,9 +215,10 @@ fn x_order(cal: Calendar, owner: usize) -> XOrder {
 /// What filtering and sorting need of a Xiaoe record: no strings.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct XSkel {
-    pub index: usize,
+    pub index: u64,
     order: XOrder,
     pub kind: K,
+    /// Where its life stands at the caller's clock.
     pub state: u8,
     pub created: i64,
     pub updated: i64,
@@ -221,12 +227,12 @@ pub(crate) struct XSkel {
     pub suffix: u32,
 }
 
-pub(crate) fn x_skel(cal: Calendar, i: usize) -> XSkel {
+/// Record `i` (a slot index) as it stands at `now` (China-local seconds).
+pub(crate) fn x_skel(now: i64, i: u64) -> XSkel {
     let owner = x_owner(i);
-    let order = x_order(cal, owner);
-    let mut r = Rng::new(stream::X_RECORD, i as u64);
-    let created =
-        if owner == i { order.first_aftersale } else { cal.later(&mut r, order.first_aftersale, HOUR, 5 * DAY) };
+    let order = x_order(owner);
+    let mut r = Rng::new(stream::X_RECORD, i);
+    let created = if owner == i { order.first_aftersale } else { order.first_aftersale + r.between(HOUR, 5 * DAY) };
     let physical = order.lines[0].is_some_and(|l| XIAOE_GOODS[l.goods].physical);
     let kind = if !physical {
         K::Refund
@@ -237,20 +243,22 @@ pub(crate) fn x_skel(cal: Calendar, i: usize) -> XSkel {
             _ => K::Exchange,
         }
     };
-    let state = r.pick(match kind {
+    let last = r.pick(match kind {
         K::Refund => XIAOE_REFUND_STATES,
         K::Return => XIAOE_RETURN_STATES,
         K::Exchange => XIAOE_EXCHANGE_STATES,
     });
-    let updated = match state {
-        0 => cal.later(&mut r, created, 0, 2 * HOUR),
-        3 | 12 => cal.later(&mut r, created, 2 * DAY, 9 * DAY),
-        _ => cal.later(&mut r, created, 10 * 60, 15 * DAY),
-    };
+    let life = Life::new(&mut r, created, shared_path(last), shared_delay);
+    let (state, updated) = life.at(now);
     let refunded = matches!(state, 13 | 14).then_some(updated);
     let usec = r.below(1_000_000) as u32;
     let suffix = r.between(10_000_000, 99_999_999) as u32;
     XSkel { index: i, order, kind, state, created, updated, refunded, usec, suffix }
+}
+
+/// The records of the window that exist at its clock, oldest slot first.
+pub(crate) fn skeletons(cal: Calendar) -> impl Iterator<Item = XSkel> {
+    cal.slots(&XIAOE_WEEK, 0).map(move |s| x_skel(cal.now, s.index)).filter(move |s| s.created <= cal.now)
 }
 
 impl XSkel {
@@ -357,8 +365,7 @@ fn parse_query(body: &Map<String, Value>) -> Result<XQuery, String> {
 /// The matching records in the upstream's order: newest first by the queried date, ties by
 /// `aftersale_id` ascending.
 pub(crate) fn select(cal: Calendar, q: &XQuery) -> Vec<XSkel> {
-    let mut hits: Vec<(i64, XSkel)> = (0..XIAOE_RECORDS)
-        .map(|i| x_skel(cal, i))
+    let mut hits: Vec<(i64, XSkel)> = skeletons(cal)
         .filter_map(|s| {
             let t = s.date(q.field)?;
             let day = t.div_euclid(DAY);
@@ -477,7 +484,7 @@ fn image(g: &XGoods) -> String {
 }
 
 fn record(s: &XSkel) -> Record {
-    let mut r = Rng::new(stream::X_DETAIL, s.index as u64);
+    let mut r = Rng::new(stream::X_DETAIL, s.index);
     let lines: Vec<XLine> = s.order.lines.iter().flatten().copied().collect();
     let first = &XIAOE_GOODS[lines[0].goods];
     let original: i64 = lines.iter().map(|l| XIAOE_GOODS[l.goods].price * l.qty).sum();
@@ -547,7 +554,7 @@ fn record(s: &XSkel) -> Record {
         })
         .collect();
     // About one record in five says only the type's name, as seed 001's example does.
-    let name_only = Rng::new(stream::X_DETAIL ^ 0xff, s.index as u64).pct(20);
+    let name_only = Rng::new(stream::X_DETAIL ^ 0xff, s.index).pct(20);
     let sale_type_name = match s.kind {
         K::Refund => r.pick(&["仅退款", "仅退款", "退款"]),
         K::Return => "退货退款",

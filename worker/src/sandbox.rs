@@ -78,9 +78,9 @@ mod tests {
     fn with_the_feature_the_door_serves_the_sandbox() {
         assert!(super::account(aftersale::Platform::Xiaoe).is_ok());
         assert!(super::account(aftersale::Platform::WechatChannels).is_ok());
-        let now_ms = 1_760_000_000_000; // 2025-10-09 in China
+        let now_ms = 1_760_000_000_000; // 2025-10-09 in China: the range ends tomorrow
         let examples: serde_json::Value = serde_json::from_str(&super::examples_json(now_ms).unwrap()).unwrap();
-        assert_eq!(examples["range"], serde_json::json!({"from": "2025-03-13", "to": "2025-10-09"}));
+        assert_eq!(examples["range"], serde_json::json!({"from": "2025-03-13", "to": "2025-10-10"}));
         assert!(examples["orders"].as_array().is_some_and(|o| !o.is_empty()));
     }
 }

@@ -37,10 +37,10 @@ fn line_key(line: &Value) -> String {
 
 #[test]
 fn lingxing_every_record_once() {
-    let expected_lines: usize = (0..LINGXING_RECORDS).map(|i| l_skel(cal(), i).lines.len()).sum();
+    let expected_lines = lingxing_lines();
     for (field, key) in [(DateField::Created, "deal_time"), (DateField::Updated, "gmt_modified")] {
         let records = walk_lingxing(from(), to(), field, 45);
-        assert_eq!(records.len(), LINGXING_RECORDS);
+        assert_eq!(records.len(), lingxing_skels().len());
         let mut orders = BTreeSet::new();
         let mut lines = BTreeSet::new();
         let mut prev: Option<String> = None;
@@ -72,7 +72,7 @@ fn lingxing_every_record_once() {
 
 #[test]
 fn lingxing_range_is_half_open() {
-    let s = l_skel(cal(), 5);
+    let s = lingxing_skels()[5];
     let day = day_of(s.site(s.deal));
     let order = s.amazon_order_id();
     let has = |a: Date, b: Date| -> bool {
@@ -106,7 +106,7 @@ fn lingxing_filters() {
             assert!(r["item_list"].as_array().unwrap().iter().any(|l| l["after_type"] == name));
         }
     }
-    let order = l_skel(cal(), 42).amazon_order_id();
+    let order = lingxing_skels()[42].amazon_order_id();
     let req = LingxingAfterSaleList {
         from: from(),
         to: to(),

@@ -77,3 +77,30 @@ fn wechat_orders_and_aftersales() {
     let no_token = WechatStoreOrderGet { order_id: order_id.clone() }.to_request(SANDBOX_BASE_URL, "");
     assert_eq!(json(&answer(&no_token, NOW))["errcode"], 41001);
 }
+/// The window moves on (an order every four days, statuses moving), and at any clock it still
+/// holds every after-sale code and every order status.
+#[test]
+fn wechat_coverage_holds_at_any_clock() {
+    for d in 0..15u64 {
+        let now = NOW + d * 11 * 86_400_000 + d * 3_700_000;
+        let mut codes = BTreeSet::new();
+        let mut order_statuses = BTreeSet::new();
+        for o in sandbox_orders(now) {
+            let shop = WechatShopAfterSales { order: OrderRef::OrderId(o.order_id.clone()), openid: o.openid.clone() };
+            let resp = answer(&shop.to_request(SANDBOX_BASE_URL, TOKEN), now);
+            for r in normalize_page(Platform::WechatShop, &resp.body, NormalizeOptions::default()).unwrap().records {
+                if let Some(StatusRaw::Number(n)) = r.status_raw {
+                    codes.insert(n);
+                }
+            }
+            let store = WechatStoreOrderGet { order_id: o.order_id.clone() };
+            let body = answer(&store.to_request(SANDBOX_BASE_URL, TOKEN), now).body;
+            let order = normalize_order(&body, NormalizeOptions::default()).unwrap();
+            if let Some(StatusRaw::Number(n)) = order.status_raw {
+                order_statuses.insert(n);
+            }
+        }
+        assert_eq!(codes, (0..=19).collect(), "after-sale codes at {now}");
+        assert_eq!(order_statuses, BTreeSet::from([10, 15, 16, 17, 20, 21, 30, 100, 200, 250]), "at {now}");
+    }
+}

@@ -26,10 +26,10 @@ fn xiaoe_every_record_once_per_date_field() {
                 prev = Some((t, id));
             }
         }
-        let expected = (0..XIAOE_RECORDS).filter(|&i| x_skel(cal(), i).date(xiaoe_field(field)).is_some()).count();
+        let expected = xiaoe_skels().iter().filter(|s| s.date(xiaoe_field(field)).is_some()).count();
         assert_eq!(seen.len(), expected, "{field:?}");
         if field != DateField::Refunded {
-            assert_eq!(seen.len(), XIAOE_RECORDS);
+            assert_eq!(seen.len(), xiaoe_skels().len());
         } else {
             assert!(expected > 100, "refunded records: {expected}");
         }
@@ -38,7 +38,7 @@ fn xiaoe_every_record_once_per_date_field() {
 
 #[test]
 fn xiaoe_range_is_inclusive_both_ends() {
-    let s = x_skel(cal(), 17);
+    let s = xiaoe_skels()[17];
     let day = day_of(s.created);
     let id = s.aftersale_id();
     let ids = |range: String| -> Vec<String> {
@@ -109,15 +109,14 @@ fn xiaoe_error_envelopes() {
 
 #[test]
 fn xiaoe_order_filter_and_shared_orders() {
-    let mut by_order: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for i in 0..XIAOE_RECORDS {
-        by_order.entry(x_skel(cal(), i).order_id()).or_default().push(i);
+    let mut by_order: BTreeMap<String, Vec<XSkel>> = BTreeMap::new();
+    for s in xiaoe_skels() {
+        by_order.entry(s.order_id()).or_default().push(s);
     }
     let shared: Vec<_> = by_order.iter().filter(|(_, v)| v.len() > 1).collect();
     assert!(shared.len() >= 10, "orders with two after-sales: {}", shared.len());
     let (order_id, members) = shared[0];
-    let first = x_skel(cal(), members[0]);
-    let last = x_skel(cal(), *members.last().unwrap());
+    let (first, last) = (members[0], *members.last().unwrap());
     let range = format!("{}||{}", day_of(first.created), day_of(first.created).add_days(30));
     let v = json(&xiaoe_raw(serde_json::json!({
         "access_token": TOKEN, "page_size": 100, "page_index": 1, "created_at": range, "order_id": order_id
