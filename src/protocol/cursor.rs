@@ -181,6 +181,11 @@ fn bad_cursor(reason: &str) -> Error {
 /// Checks a cursor's signature and decodes the query and state it carries.
 pub fn open(key: &CursorKey, cursor: &str) -> Result<(ListQuery, PagerState), Error> {
     let body = verified_body(key, cursor, 2)?;
+    if body.first() == Some(&PAYLOAD) {
+        return Err(bad_cursor(
+            "is a mirror listing's cursor: send it with the query it came with (its platform, source=mirror and filters)",
+        ));
+    }
     let (query, state) =
         decode(&body).ok_or_else(|| bad_cursor("is signed but cannot be read by this version of the proxy"))?;
     // Signed is not the same as sound (a leaked or reused secret signs anything): the query and
@@ -277,7 +282,8 @@ mod tests {
         let sealed = seal_payload(&key, br#"{"after":[1,"x"]}"#);
         assert_eq!(open_payload(&key, &sealed).unwrap(), br#"{"after":[1,"x"]}"#);
         assert!(open_payload(&CursorKey::new(b"other"), &sealed).is_err());
-        assert!(open(&key, &sealed).is_err(), "a payload is not a list cursor");
+        let alone = open(&key, &sealed).expect_err("a payload is not a list cursor");
+        assert!(alloc::format!("{alone}").contains("source=mirror"), "says how to send it: {alone}");
         let list = seal(&key, &query(), &PagerState::default());
         assert!(open_payload(&key, &list).is_err(), "a list cursor is not a payload");
     }
