@@ -264,3 +264,14 @@ function startWorker({ vars, name, persistTo }) {
   for (const [k, v] of Object.entries(vars)) (SECRET_NAMES.has(k) ? secrets : plain)[k] = v;
   return start({ config, vars: plain, secrets, persistTo, logFile: join(OUTPUT_DIR, `${name}-${stamp()}.log`), startTimeoutMs: START_TIMEOUT_MS });
 }
+
+/** The most of `times` (ms, any order) that fall within any `windowMs`: a rate limit's check. */
+export function mostInWindow(times, windowMs) {
+  const at = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < at.length; i++) {
+    while (at[i] - at[j] >= windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}

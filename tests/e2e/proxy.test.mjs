@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { afterEach, after, before, beforeEach, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ALLOWED_ORIGINS, CLIENT_KEYS, delayRoute, startStack } from "./harness.mjs";
+import { ALLOWED_ORIGINS, CLIENT_KEYS, delayRoute, mostInWindow, startStack } from "./harness.mjs";
 import { ORDER_STATUS, STATUSES, expectLingxing, expectWechatShop, expectXiaoe, pick, xiaoeKind, xiaoeMatchesStatus } from "./expect.mjs";
 
 const RANGE = { from: "2023-01-01", to: "2023-07-01" }; // the simulator's whole date range
@@ -732,14 +732,7 @@ describe("aftersale proxy end to end", { timeout: 30 * 60_000 }, () => {
     it("Xiaoe never got more than 300 calls a minute (the simulator's windows were reset between tests; the proxy's pacer was not)", () => {
       const times = stack.upstreamCalls.filter((c) => c.endpoint === "xiaoe").map((c) => c.at);
       assert.ok(times.length > 300, `only ${times.length} Xiaoe calls in the run: the check would prove little`);
-      const busiest = (windowMs) => {
-        let worst = 0;
-        for (let i = 0, j = 0; i < times.length; i++) {
-          while (times[i] - times[j] >= windowMs) j++;
-          worst = Math.max(worst, i - j + 1);
-        }
-        return worst;
-      };
+      const busiest = (windowMs) => mostInWindow(times, windowMs);
       // Times are arrivals at the simulator: allow a second for the latency between the proxy's
       // pacer and the simulator's clock.
       const worstStart = (windowMs) => {
