@@ -350,8 +350,11 @@ if (mir?.pages || mir?.sync?.length) {
   if (mir.sync_profile && mir.sync_profile.busy_ms_per_request > 10) {
     const p = mir.sync_profile;
     bounds.push(
-      `**CPU per sync invocation** (the free plan allows 10 ms an invocation, cron or request): ${f(p.busy_ms_per_request, 1)} ms of isolate time for ${p.pages_per_invocation[0]} pages of 100 (sampled, so an upper bound), most of it writing the pages: each page is one D1 batch of 101 statements with 17 bound values each, and the D1 binding's JavaScript turns every statement and value into its request (\`toJson\`, wasm-to-JS crossings, \`_send\`); normalization is ${f(p.inclusive_ms_per_request.normalize, 1)} ms. ` +
-        "Within the free plan's CPU an invocation can store about one page: lower SYNC_MAX_CALLS there, or upsert a page as one statement over a JSON array (`json_each(?)`: one bound value instead of 1700), which is the next thing to try.",
+      `**CPU per sync invocation** (the free plan allows 10 ms an invocation, cron or request): ${f(p.busy_ms_per_request, 1)} ms of isolate time for ${p.pages_per_invocation[0]} pages of 100 (sampled, so an upper bound). ` +
+        `Storing the pages is ${f(p.inclusive_ms_per_request.mirror_store, 1)} ms of it in our frames, each page being one upsert over a JSON array (\`json_each\`, one bound value, instead of a batch of 101 statements of 17 values: in the runs before that change the isolate's busy time was 147–155 ms, OS CPU 260–290 ms an invocation, the Lingxing sync 6.8–8.8×, so it moved the D1 side's work, not the isolate's); ` +
+        `normalization ${f(p.inclusive_ms_per_request.normalize, 1)} ms, the rows ${f(p.inclusive_ms_per_request.mirror_rows, 1)} ms, garbage collection ${f(p.gc_ms_per_request, 1)} ms; ` +
+        `the rest is spread over the request plumbing of each call (its lease from the account object and its upstream fetch through workerd, wasm-bindgen glue, worker-rs futures; the largest frames: ${p.top_self.slice(0, 5).map((t) => `${t.name} ${f(t.ms_per_request, 1)} ms`).join(", ")}). ` +
+        "The free plan's 10 ms holds less than one page and its call, so a sync there needs SYNC_MAX_CALLS=1 and still passes it now and then; the paid plan's CPU limit (30 s by default) holds the defaults with room to spare.",
     );
   }
   if (mir.pages && mir.ratio_live_over_mirror < 1) {
