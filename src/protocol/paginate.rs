@@ -361,6 +361,10 @@ impl Pager {
 /// Hashes of delivered ids a cursor keeps: a record changed during the walk is listed again
 /// further on, and this many recent deliveries are recognised (an export remembers all).
 pub const WALK_RECENT: usize = 512;
+/// Ids a list page of a walk is expected to hold before one has been listed (the upstream's
+/// page size is its own; drivers use the largest page seen after the first). A wrong guess
+/// loses nothing: it only decides whether a budget is thought to hold a page's lookups.
+pub const EXPECTED_PAGE_IDS: u32 = 10;
 
 /// China time, where the day windows of [`Paging::NextKey`] upstreams begin and end.
 const CHINA_OFFSET_S: i64 = 8 * 3600;

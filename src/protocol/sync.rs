@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AfterSale, DateField, Platform};
 use crate::parse::normalize::Page;
 use crate::protocol::call::CallSpec;
-use crate::protocol::paginate::{china_midnight_s, id_hash, IdWalk, Pager, PagerState};
+use crate::protocol::paginate::{china_midnight_s, id_hash, IdWalk, Pager, PagerState, EXPECTED_PAGE_IDS};
 use crate::protocol::query::{ListQuery, MAX_LIMIT, MAX_RANGE_DAYS};
 use crate::protocol::upstream::{IdPage, Paging};
 use crate::time::{Date, Timestamp};
@@ -151,11 +151,6 @@ enum Reader {
     Pages(Pager),
     Ids(IdWalk),
 }
-
-/// Ids a list page is expected to hold before one has been listed in this run (the upstream's
-/// page size is its own; the largest page listed is used after the first). A wrong guess loses
-/// nothing: the lookups past the budget wait in the checkpoint.
-pub const EXPECTED_PAGE_IDS: u32 = 10;
 
 /// One invocation's sync of one platform account.
 #[derive(Debug)]
@@ -404,9 +399,9 @@ impl SyncRun {
             .collect()
     }
 
-    /// The call failed: the checkpoint stays where it was, and the error is kept for the status.
-    pub fn fail(&mut self, error: &Error) {
-        self.state.last_error = Some(alloc::format!("{error}"));
+    /// The call failed: the checkpoint stays where it was, and why is kept for the status.
+    pub fn fail(&mut self, why: impl core::fmt::Display) {
+        self.state.last_error = Some(alloc::format!("{why}"));
         self.reader = None;
     }
 

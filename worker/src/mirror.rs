@@ -12,7 +12,7 @@ use futures_util::stream;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Env, Headers, Request, Response};
+use worker::{D1Database, D1PreparedStatement, Env, Request, Response};
 
 use crate::api_error::ApiError;
 use crate::config::Config;
@@ -334,8 +334,7 @@ async fn run_sync(
             SyncStep::Call(spec) => {
                 let body = match call_account(env, config, platform, spec).await {
                     Ok(body) => body,
-                    Err(_) if budget_spent(config) => break SyncStep::OutOfBudget,
-                    Err(e) => return Err(keep_failure(mirror, account, &mut run, e).await),
+                    Err(e) => break call_failed(config, mirror, account, &mut run, e).await?,
                 };
                 let records = run.handle_page(normalize_page(platform, &body, opts)?);
                 store_page(mirror, account, &run, &records, progress).await?;
@@ -344,8 +343,7 @@ async fn run_sync(
                 // Its ids wait in the run's checkpoint, stored with their lookups' records.
                 let body = match call_account(env, config, platform, spec).await {
                     Ok(body) => body,
-                    Err(_) if budget_spent(config) => break SyncStep::OutOfBudget,
-                    Err(e) => return Err(keep_failure(mirror, account, &mut run, e).await),
+                    Err(e) => break call_failed(config, mirror, account, &mut run, e).await?,
                 };
                 run.handle_ids(platform.upstream().parse_ids(&body)?);
             }
@@ -371,10 +369,8 @@ async fn run_sync(
                 }
                 let records = run.handle_lookups(answers);
                 store_page(mirror, account, &run, &records, progress).await?;
-                match failure {
-                    None => {}
-                    Some(_) if budget_spent(config) => break SyncStep::OutOfBudget,
-                    Some(e) => return Err(keep_failure(mirror, account, &mut run, e).await),
+                if let Some(e) = failure {
+                    break call_failed(config, mirror, account, &mut run, e).await?;
                 }
             }
             other => break other,
@@ -385,12 +381,6 @@ async fn run_sync(
     progress.watermark = run.checkpoint().watermark_s.map(rfc3339);
     progress.error.clone_from(&run.checkpoint().last_error);
     Ok(())
-}
-
-/// Whether a call failed for want of the request's subrequests (retries took more than the
-/// budget foresaw): the next invocation goes on, nothing upstream went wrong.
-fn budget_spent(config: &Config) -> bool {
-    walk::calls_left(config) == 0
 }
 
 /// A page's records and the checkpoint after it, in one batch.
@@ -408,18 +398,23 @@ async fn store_page(
     Ok(())
 }
 
-/// A call failed: the checkpoint stays at the last stored page, with the error for the status.
-/// Gives back the error (or the database's, when even that could not be stored).
-async fn keep_failure(mirror: &Mirror, account: &str, run: &mut SyncRun, e: ApiError) -> ApiError {
-    run.fail(&aftersale::Error::Serialize(e.message.clone()));
-    match mirror.store(&[], Some((account, &failed(run.checkpoint(), &e.message)))).await {
-        Ok(()) => e,
-        Err(db) => db,
+/// A call failed. For want of the request's subrequests (retries took more than the budget
+/// foresaw) the run is out of budget: nothing upstream went wrong, and the next invocation goes
+/// on. Otherwise the checkpoint stays at the last stored page, stored with the error for the
+/// status, and the error ends the run (or the database's, when even that cannot be stored).
+async fn call_failed(
+    config: &Config,
+    mirror: &Mirror,
+    account: &str,
+    run: &mut SyncRun,
+    e: ApiError,
+) -> Result<SyncStep, ApiError> {
+    if walk::calls_left(config) == 0 {
+        return Ok(SyncStep::OutOfBudget);
     }
-}
-
-fn failed(state: &SyncState, why: &str) -> SyncState {
-    SyncState { last_error: Some(why.to_string()), ..state.clone() }
+    run.fail(&e.message);
+    mirror.store(&[], Some((account, run.checkpoint()))).await?;
+    Err(e)
 }
 
 /// Syncs every syncable platform (or one), each within its budget: the cron's work and
@@ -509,12 +504,7 @@ fn changes_query(pairs: &[(String, String)]) -> Result<ChangesQuery, ApiError> {
         })?,
     };
     let platforms = platform_list(single(pairs, "platform").as_deref())?;
-    let limit = match single(pairs, "limit") {
-        None => DEFAULT_CHANGES_LIMIT,
-        Some(l) => l.parse::<u32>().ok().filter(|n| (1..=MAX_CHANGES_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::invalid_request("limit", format!("{l:?} is not a whole number from 1 to {MAX_CHANGES_LIMIT}"))
-        })?,
-    };
+    let limit = limit_param(pairs, DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT)?;
     Ok(ChangesQuery { after, platforms, limit })
 }
 
@@ -595,10 +585,7 @@ pub async fn changes_stream(req: &Request, env: &Env) -> Answer {
         }
     }
     out.push_str(&format!("{{\"done\":true,\"last_seq\":{}}}\n", q.after));
-    let headers = Headers::new();
-    headers.set("content-type", "application/x-ndjson; charset=utf-8")?;
-    headers.set("cache-control", "no-store")?;
-    Ok(Response::ok(out)?.with_headers(headers))
+    Ok(Response::ok(out)?.with_headers(crate::routes::ndjson_headers()?))
 }
 
 /// A cursor into the mirror: where the last answer stopped (`after`), bound to the query it
@@ -675,16 +662,7 @@ fn mirror_filter(pairs: &[(String, String)]) -> Result<MirrorFilter, ApiError> {
     }
     let platforms = platform_list(single(pairs, "platform").as_deref())?;
     let date_field = date_column(single(pairs, "date_field").as_deref())?;
-    let range = |name: &'static str| -> Result<Option<i64>, ApiError> {
-        single(pairs, name)
-            .map(|d| {
-                aftersale::Date::parse(&d).map(|d| d.china_midnight_unix()).ok_or_else(|| {
-                    ApiError::invalid_request(name, format!("{d:?} is not a date of the form YYYY-MM-DD"))
-                })
-            })
-            .transpose()
-    };
-    let (from, to) = (range("from")?, range("to")?);
+    let (from, to) = (day_param(pairs, "from")?, day_param(pairs, "to")?);
     let mut filter = String::from(" WHERE 1 = 1");
     let mut args: Vec<JsValue> = Vec::new();
     let mut arg = |filter: &mut String, sql: &str, value: JsValue| {
@@ -727,6 +705,17 @@ fn mirror_filter(pairs: &[(String, String)]) -> Result<MirrorFilter, ApiError> {
         arg(&mut filter, " AND instr(search, ?) > 0", text(&q.to_lowercase()));
     }
     Ok(MirrorFilter { platforms, date_field, sql: filter, args })
+}
+
+/// A date parameter (`from`, `to`) as the unix instant of its China-time midnight.
+fn day_param(pairs: &[(String, String)], name: &'static str) -> Result<Option<i64>, ApiError> {
+    single(pairs, name)
+        .map(|d| {
+            aftersale::Date::parse(&d)
+                .map(|d| d.china_midnight_unix())
+                .ok_or_else(|| ApiError::invalid_request(name, format!("{d:?} is not a date of the form YYYY-MM-DD")))
+        })
+        .transpose()
 }
 
 /// `limit`: a whole number from 1 to `max`, `default` when absent.
@@ -858,14 +847,13 @@ const EXPORT_RESERVE: u32 = 1;
 /// once, across chunks and continuations alike; a row's newest content is what is streamed. A
 /// keyset on the date field would not do: an update moves the row past the keyset (missed when
 /// it moves behind, repeated when it moves ahead).
-pub async fn export(req: &Request, env: &Env, config: &Config) -> Answer {
-    let pairs = query_pairs(req)?;
-    reject_unknown(&pairs, MIRROR_PARAMETERS)?;
-    let filter = mirror_filter(&pairs)?;
-    let rows = limit_param(&pairs, DEFAULT_EXPORT_ROWS, MAX_EXPORT_ROWS)?;
+pub async fn export(pairs: &[(String, String)], env: &Env, config: &Config) -> Answer {
+    reject_unknown(pairs, MIRROR_PARAMETERS)?;
+    let filter = mirror_filter(pairs)?;
+    let rows = limit_param(pairs, DEFAULT_EXPORT_ROWS, MAX_EXPORT_ROWS)?;
     let signature = filter.signature("export");
     let key = config.cursor_key()?; // a continuation needs one
-    let after: Option<String> = match single(&pairs, "cursor") {
+    let after: Option<String> = match single(pairs, "cursor") {
         None => None,
         Some(c) => Some(open_cursor(key, &c, &signature, "a mirror export")?),
     };
@@ -996,24 +984,14 @@ struct ExportRow {
 pub async fn summary(req: &Request, env: &Env) -> Answer {
     let pairs = query_pairs(req)?;
     reject_unknown(&pairs, &["from", "to", "platform", "date_field"])?;
-    let date_field = date_column(single(&pairs, "date_field").as_deref())?;
-    let day = |name: &'static str| -> Result<i64, ApiError> {
-        let d = single(&pairs, name).ok_or_else(|| ApiError::invalid_request(name, "is required (YYYY-MM-DD)"))?;
-        aftersale::Date::parse(&d)
-            .map(|d| d.china_midnight_unix())
-            .ok_or_else(|| ApiError::invalid_request(name, format!("{d:?} is not a date of the form YYYY-MM-DD")))
+    // The same filters as a mirror listing's (its platforms, range and date field), the range
+    // required here.
+    let MirrorFilter { date_field, sql: filter, args, .. } = mirror_filter(&pairs)?;
+    let required = |name: &'static str| {
+        day_param(&pairs, name)?.ok_or_else(|| ApiError::invalid_request(name, "is required (YYYY-MM-DD)"))
     };
-    let (from, to) = (day("from")?, day("to")?);
-    if from >= to {
+    if required("from")? >= required("to")? {
         return Err(ApiError::invalid_request("to", "must be after from; the range is [from, to)"));
-    }
-    let platforms = platform_list(single(&pairs, "platform").as_deref())?;
-    let mut filter = format!(" WHERE {date_field} >= ?1 AND {date_field} < ?2");
-    let mut args = vec![JsValue::from_f64(from as f64), JsValue::from_f64(to as f64)];
-    if !platforms.is_empty() {
-        let marks: Vec<String> = (0..platforms.len()).map(|i| format!("?{}", i + 3)).collect();
-        filter.push_str(&format!(" AND platform IN ({})", marks.join(", ")));
-        args.extend(platforms.iter().map(|p| text(p.as_str())));
     }
     let mirror = Mirror::open(env)?;
     // The day in China time: the date of the instant shifted by eight hours.

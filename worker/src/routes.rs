@@ -272,7 +272,7 @@ pub async fn export_aftersales(req: &Request, env: &Env, config: &Config) -> Ans
     let pairs = query_pairs(req)?;
     // `platform=all`, a list, or `source=mirror`: the mirror's rows (SPEC.md §9), as the list.
     if crate::mirror::wants_mirror(&pairs) {
-        return crate::mirror::export(req, env, config).await;
+        return crate::mirror::export(&pairs, env, config).await;
     }
     let (query, state) = list_query(&pairs, config)?;
     if crate::walk::serves(&query) {
@@ -335,10 +335,15 @@ pub(crate) fn ndjson_response<S>(lines: S) -> Answer
 where
     S: futures_util::Stream<Item = Result<Vec<u8>, worker::Error>> + 'static,
 {
+    Ok(Response::from_stream(lines)?.with_headers(ndjson_headers()?))
+}
+
+/// The headers of every NDJSON answer.
+pub(crate) fn ndjson_headers() -> Result<Headers, worker::Error> {
     let headers = Headers::new();
     headers.set("content-type", "application/x-ndjson; charset=utf-8")?;
     headers.set("cache-control", "no-store")?;
-    Ok(Response::from_stream(lines)?.with_headers(headers))
+    Ok(headers)
 }
 
 /// What reading the next page gave.

@@ -10,12 +10,12 @@ use std::rc::Rc;
 
 use aftersale::call::CallSpec;
 use aftersale::cursor;
-use aftersale::paginate::{IdWalk, PagerState};
+use aftersale::paginate::{IdWalk, PagerState, EXPECTED_PAGE_IDS};
 use aftersale::query::ListQuery;
 use aftersale::upstream::Paging;
 use aftersale::{normalize_page, NormalizeOptions, Platform};
 use futures_util::stream::{self, StreamExt};
-use worker::{Env, Headers, Response};
+use worker::{Env, Response};
 
 use crate::api_error::ApiError;
 use crate::config::Config;
@@ -31,10 +31,6 @@ const LOOKUPS_IN_FLIGHT: usize = 4;
 /// that left their window and local filters can leave a page with nothing to show).
 const MAX_PAGES_PER_ANSWER: usize = 5;
 
-/// The ids a page is expected to hold before one has been seen (the upstream's page size is
-/// its own; the largest page seen so far is used after the first).
-const EXPECTED_IDS: usize = 10;
-
 /// The upstream calls the request's subrequest budget still holds: a lease and a fetch each,
 /// and one subrequest kept for the invocation's closing report.
 pub fn calls_left(config: &Config) -> u32 {
@@ -44,7 +40,7 @@ pub fn calls_left(config: &Config) -> u32 {
 /// Whether the request's subrequest budget holds another page: the list call and each of its
 /// lookups.
 fn room_for_page(config: &Config, largest_page: usize) -> bool {
-    calls_left(config) as usize > largest_page.max(EXPECTED_IDS)
+    calls_left(config) as usize > largest_page.max(EXPECTED_PAGE_IDS as usize)
 }
 
 /// The answers to these lookups of one platform, in order, a few in flight at once; `Ok(None)`
@@ -194,10 +190,7 @@ pub async fn export(env: &Env, config: &Config, query: ListQuery, state: Option<
             }
         }
     });
-    let headers = Headers::new();
-    headers.set("content-type", "application/x-ndjson; charset=utf-8")?;
-    headers.set("cache-control", "no-store")?;
-    Ok(Response::from_stream(lines)?.with_headers(headers))
+    crate::routes::ndjson_response(lines)
 }
 
 /// An export in progress.
