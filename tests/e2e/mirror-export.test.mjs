@@ -8,51 +8,23 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CLIENT_KEYS, startStack } from "./harness.mjs";
-import { expectLingxing, expectXiaoe, pick } from "./expect.mjs";
+import { pick } from "./expect.mjs";
+import { EVERYTHING, mirrorPages, qs, show, syncUntilDone as syncOf, truth as listedTruth } from "./mirror-helpers.mjs";
 
-const EVERYTHING = { from: "2000-01-01", to: "2100-01-01" };
 const BUDGET = 50; // SUBREQUEST_BUDGET: the free plan's D1 queries (and subrequests) per invocation
 let stack;
 
-const qs = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined)).toString();
-const show = (res) => `${res.method ?? "GET"} ${res.path} → ${res.status} ${res.text?.slice(0, 600)}`;
 const byId = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-
-function truth() {
-  return [
-    ...stack.sim.truth("xiaoe", { ...EVERYTHING, date_type: "updated_at" }).map(expectXiaoe),
-    ...stack.sim.truth("lingxing", { ...EVERYTHING, date_type: 3 }).flatMap(expectLingxing),
-  ];
-}
-
+const truth = () => listedTruth(stack);
 // The platforms this file exports (the Channels shop's sync by day windows is the mirror test's).
 const SYNCED = ["xiaoe", "lingxing"];
 
-async function syncUntilDone(maxInvocations = 60) {
-  for (const platform of SYNCED) {
-    let done = false;
-    for (let i = 0; i < maxInvocations && !done; i++) {
-      const res = await stack.request(`/v1/sync?platform=${platform}`, { method: "POST" });
-      assert.equal(res.status, 200, show(res));
-      for (const [p, progress] of Object.entries(res.json.platforms)) assert.equal(progress.error, null, `${p}: ${progress.error}`);
-      done = res.json.done;
-    }
-    assert.ok(done, `the sync of ${platform} did not catch up in ${maxInvocations} invocations`);
-  }
+async function syncUntilDone() {
+  for (const platform of SYNCED) await syncOf(stack, { platform });
 }
 
-async function listAll(params) {
-  const records = [];
-  let cursor;
-  for (let i = 0; i < 200; i++) {
-    const res = await stack.get(`/v1/aftersales?${qs({ ...params, limit: 100, cursor })}`);
-    assert.equal(res.status, 200, show(res));
-    records.push(...res.json.data);
-    cursor = res.json.next_cursor;
-    if (cursor === null) return records;
-  }
-  assert.fail("the mirror listing never ended");
-}
+/** Every row of a mirror listing, page by page. */
+const listAll = async (params) => (await mirrorPages(stack, { ...params, limit: 100 })).records;
 
 /** One run of an export: its records and its last line. */
 function parseRun(res) {

@@ -18,13 +18,14 @@ export function truth(stack) {
 }
 
 /**
- * POST /v1/sync until it answers done; every answer must be 200 with no platform in error,
- * and `check(answer, response)` may look at each. Resolves with the answers.
+ * POST /v1/sync (of one `platform`, or all) until it answers done; every answer must be 200
+ * with no platform in error, and `check(answer, response)` may look at each. Resolves with the
+ * answers.
  */
-export async function syncUntilDone(stack, { maxInvocations = 60, check = () => {} } = {}) {
+export async function syncUntilDone(stack, { maxInvocations = 60, check = () => {}, platform } = {}) {
   const answers = [];
   for (let i = 0; i < maxInvocations; i++) {
-    const res = await stack.request("/v1/sync", { method: "POST" });
+    const res = await stack.request(platform ? `/v1/sync?${qs({ platform })}` : "/v1/sync", { method: "POST" });
     assert.equal(res.status, 200, show(res));
     answers.push(res.json);
     for (const [platform, p] of Object.entries(res.json.platforms)) assert.equal(p.error, null, `${platform}: ${p.error}`);
